@@ -1,0 +1,38 @@
+// Package cli holds shadowreg's commands. Each is an options struct, a
+// newXxxCmd constructor and a run method, as in regclient.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Execute runs the command line and returns the process exit code. Errors
+// are printed as one line prefixed with "shadowreg: ".
+func Execute(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shadowreg:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "shadowreg",
+		Short:         "A container registry for CI gating that shadows upstream registries",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServeCmd(), newVersionCmd())
+	return root
+}

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/shadowreg/shadowreg/registry"
+	"github.com/shadowreg/shadowreg/registry/config"
+	"github.com/shadowreg/shadowreg/storage"
+	"github.com/shadowreg/shadowreg/storage/driver/filesystem"
+	"github.com/spf13/cobra"
+)
+
+type serveOptions struct {
+	configFile string
+	listen     string
+	dataDir    string
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the registry",
+		Long: `Run the registry. Without --config it runs on the embedded default:
+listening on 127.0.0.1:5000 with its data in ./shadowreg-data.`,
+		Args: cobra.NoArgs,
+		RunE: o.run,
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.configFile, "config", "c", "", "configuration file (YAML; see config.example.yaml)")
+	f.StringVar(&o.listen, "listen", "", "address to serve on, host:port (overrides listen)")
+	f.StringVar(&o.dataDir, "data-dir", "", "folder for the registry's data (overrides data-dir)")
+	return cmd
+}
+
+// config loads the file or the default and applies the flags.
+func (o *serveOptions) config() (*config.Config, error) {
+	c, err := config.Load(o.configFile)
+	if err != nil {
+		return nil, err
+	}
+	if o.listen != "" {
+		c.Listen = o.listen
+	}
+	if o.dataDir != "" {
+		c.DataDir = o.dataDir
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
+	c, err := o.config()
+	if err != nil {
+		return err
+	}
+	log := newLogger(c.Log)
+	ctx := cmd.Context()
+
+	drv, err := filesystem.New(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	store := storage.New(drv, storage.Options{Logger: log})
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := registry.New(registry.Options{
+		Resolver:         &registry.LocalResolver{Store: store},
+		Logger:           log,
+		Metrics:          reg,
+		MaxManifestBytes: c.Limits.MaxManifestBytes,
+	})
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler: srv,
+		// No overall read or write timeout: blob bodies stream for as long
+		// as they take. Headers must come promptly, and idle keep-alive
+		// connections are closed eventually.
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	log.Info("shadowreg serving", "version", Version(), "address", scheme+"://"+ln.Addr().String(),
+		"storage", "filesystem", "data-dir", c.DataDir)
+	if c.TLSCert == "" {
+		log.Warn("serving plain HTTP: clients need insecure-registry settings; set tls-cert and tls-key for HTTPS")
+	}
+
+	errc := make(chan error, 1)
+	go func() {
+		if c.TLSCert != "" {
+			errc <- hs.ServeTLS(ln, c.TLSCert, c.TLSKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: waiting for requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,115 @@
+package registry
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// blobRedirectExpiry is how long a presigned blob URL handed to a client
+// stays valid: long enough for a slow client to start, short enough that a
+// leaked URL soon stops working.
+const blobRedirectExpiry = 20 * time.Minute
+
+func parseDigest(s string) (digest.Digest, error) {
+	d, err := digest.Parse(s)
+	if err != nil {
+		return "", errorf("DIGEST_INVALID", "invalid digest %q: %v", s, err)
+	}
+	if !d.Algorithm().Available() {
+		return "", errorf("DIGEST_INVALID", "unsupported digest algorithm %q", d.Algorithm())
+	}
+	return d, nil
+}
+
+// blobGet serves GET and HEAD of a blob, whole or one byte range.
+func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, rt route) error {
+	d, err := parseDigest(rt.ref)
+	if err != nil {
+		return err
+	}
+	repo, err := s.repo(r, rt.name)
+	if err != nil {
+		return err
+	}
+	desc, err := repo.BlobStat(r.Context(), d)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Docker-Content-Digest", d.String())
+	h.Set("ETag", `"`+d.String()+`"`)
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Cache-Control", "max-age=31536000") // content by digest never changes
+	h.Set("Content-Type", "application/octet-stream")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+d.String()+`"` || inm == d.String()) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	rng, partial, err := parseRange(r.Header.Get("Range"), desc.Size)
+	if errors.Is(err, errRangeUnsatisfiable) {
+		return errorf("RANGE_INVALID", "range %q cannot be satisfied by a blob of %d bytes", r.Header.Get("Range"), desc.Size).
+			withHeader("Content-Range", "bytes */"+strconv.FormatInt(desc.Size, 10))
+	}
+	if !partial {
+		rng = byteRange{start: 0, end: desc.Size - 1}
+	}
+	if r.Method == http.MethodGet && s.opts.RedirectBlobs {
+		if url, ok := repo.Local().BlobURL(r.Context(), d, blobRedirectExpiry); ok {
+			if _, err := repo.Local().BlobStat(r.Context(), d); err == nil {
+				h.Del("Content-Type")
+				http.Redirect(w, r, url, http.StatusTemporaryRedirect)
+				return nil
+			}
+		}
+	}
+	h.Set("Content-Length", strconv.FormatInt(rng.length(), 10))
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		h.Set("Content-Range", "bytes "+strconv.FormatInt(rng.start, 10)+"-"+strconv.FormatInt(rng.end, 10)+"/"+strconv.FormatInt(desc.Size, 10))
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return nil
+	}
+	rc, err := repo.BlobReader(r.Context(), d, rng.start)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.WriteHeader(status)
+	// io.Copy from the driver's reader (an *os.File for the filesystem)
+	// into the response reaches sendfile. A short copy means the source
+	// broke mid-stream: panic with ErrAbortHandler so net/http drops the
+	// connection rather than end a response that claimed more bytes.
+	n, err := io.CopyN(w, rc, rng.length())
+	if err != nil && n < rng.length() {
+		if r.Context().Err() == nil {
+			s.log.Error("blob stream broke", "digest", d, "sent", n, "want", rng.length(), "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+func (s *Server) blobDelete(w http.ResponseWriter, r *http.Request, rt route) error {
+	d, err := parseDigest(rt.ref)
+	if err != nil {
+		return err
+	}
+	repo, err := s.repo(r, rt.name)
+	if err != nil {
+		return err
+	}
+	if err := repo.Local().BlobDelete(r.Context(), d); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}

@@ -1,0 +1,206 @@
+// Package config loads and validates shadowreg's configuration: one YAML
+// file (or the embedded default) plus command-line overrides. Every problem
+// is reported as one line that names the key and says what is wrong, and
+// nothing here panics.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Default is the configuration shadowreg runs with when no file is given:
+// loopback only (nothing is exposed by accident), data in ./shadowreg-data.
+const Default = `
+listen: 127.0.0.1:5000
+data-dir: ./shadowreg-data
+`
+
+// Config is the whole configuration. config.example.yaml documents every
+// key; keep the two in step (a test checks that the example loads and sets
+// every key).
+type Config struct {
+	// Listen is the address the registry serves on, host:port.
+	Listen string `yaml:"listen"`
+	// DataDir is the filesystem storage root.
+	DataDir string `yaml:"data-dir"`
+	// TLSCert and TLSKey switch the listener to HTTPS.
+	TLSCert string `yaml:"tls-cert"`
+	TLSKey  string `yaml:"tls-key"`
+	// Log configures the structured log on stderr.
+	Log Log `yaml:"log"`
+	// Limits bound what clients may send.
+	Limits Limits `yaml:"limits"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Limits bound requests.
+type Limits struct {
+	MaxManifestBytes int64 `yaml:"max-manifest-bytes"`
+}
+
+// Duration is a time.Duration written as "90s", "15m", "24h".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (like 90s, 15m or 24h)", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Load reads the configuration from file, or the embedded default when file
+// is "". The result is not validated yet: apply flag overrides, then call
+// Validate.
+func Load(file string) (*Config, error) {
+	data := []byte(Default)
+	name := "default configuration"
+	if file != "" {
+		var err error
+		if data, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("config: %v", err)
+		}
+		name = file
+	}
+	return Parse(name, data)
+}
+
+// Parse decodes a configuration. Unknown keys are errors: a typo must not
+// silently leave a setting at its default.
+func Parse(name string, data []byte) (*Config, error) {
+	c := defaults()
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("config %s: %s", name, firstLine(err))
+	}
+	if len(root.Content) == 0 {
+		return c, nil // an empty file: all defaults
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("config %s: %s", name, explain(&root, err))
+	}
+	return c, nil
+}
+
+func defaults() *Config {
+	return &Config{
+		Listen:  "127.0.0.1:5000",
+		DataDir: "./shadowreg-data",
+		Log:     Log{Level: "info", Format: "text"},
+		Limits:  Limits{MaxManifestBytes: 4 << 20},
+	}
+}
+
+// Validate checks the values and returns the first problem as one line.
+func (c *Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		return fmt.Errorf("listen: %q is not host:port (for example 127.0.0.1:5000 or :5000)", c.Listen)
+	}
+	if c.DataDir == "" {
+		return errors.New("data-dir: must name a folder for the registry's data")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("tls-cert, tls-key: give both to serve HTTPS, or neither")
+	}
+	for key, f := range map[string]string{"tls-cert": c.TLSCert, "tls-key": c.TLSKey} {
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				return fmt.Errorf("%s: %v", key, err)
+			}
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	if c.Limits.MaxManifestBytes < 4<<20 {
+		return fmt.Errorf("limits.max-manifest-bytes: %d is below 4194304, the least the OCI spec asks a registry to accept", c.Limits.MaxManifestBytes)
+	}
+	return nil
+}
+
+// explain turns a yaml.v3 decode error into one line that names the key.
+func explain(root *yaml.Node, err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || len(te.Errors) == 0 {
+		return firstLine(err)
+	}
+	msg := te.Errors[0] // "line 3: field listn not found in type config.Config"
+	var line int
+	fmt.Sscanf(msg, "line %d:", &line)
+	if _, rest, ok := strings.Cut(msg, "field "); ok && strings.Contains(rest, " not found in type ") {
+		field, _, _ := strings.Cut(rest, " not found")
+		key := field
+		if parent := keyAt(root, line, nil); len(parent) > 1 {
+			key = strings.Join(parent[:len(parent)-1], ".") + "." + field
+		}
+		return fmt.Sprintf("line %d: unknown key %q", line, key)
+	}
+	if path := keyAt(root, line, nil); len(path) > 0 {
+		_, detail, _ := strings.Cut(msg, ": ")
+		return fmt.Sprintf("line %d: %s: %s", line, strings.Join(path, "."), detail)
+	}
+	return msg
+}
+
+// keyAt finds the dotted key path of the mapping entry on line.
+func keyAt(n *yaml.Node, line int, path []string) []string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p := keyAt(c, line, path); p != nil {
+				return p
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := append(append([]string{}, path...), k.Value)
+			if k.Line == line {
+				return p
+			}
+			if found := keyAt(v, line, p); found != nil {
+				return found
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := append(append([]string{}, path...), fmt.Sprintf("[%d]", i))
+			if c.Line == line && c.Kind == yaml.ScalarNode {
+				return p
+			}
+			if found := keyAt(c, line, p); found != nil {
+				return found
+			}
+		}
+	}
+	return nil
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return strings.TrimPrefix(s, "yaml: ")
+}

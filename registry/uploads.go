@@ -1,0 +1,190 @@
+package registry
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/shadowreg/shadowreg/storage"
+)
+
+func uploadLocation(name, id string) string { return "/v2/" + name + "/blobs/uploads/" + id }
+
+func blobLocation(name string, d digest.Digest) string { return "/v2/" + name + "/blobs/" + d.String() }
+
+// uploadStart answers POST …/blobs/uploads/: a cross-repository mount
+// (?mount=&from=), a whole blob in one request (?digest=), or a new session.
+func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, rt route) error {
+	repo, err := s.repo(r, rt.name)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if m := q.Get("mount"); m != "" {
+		if done, err := s.mount(w, r, rt, repo, m, q.Get("from")); done || err != nil {
+			return err
+		}
+		// Nothing to mount: fall back to an ordinary upload session, as
+		// the spec asks (202), so the client just pushes the blob.
+	}
+	up, err := repo.Local().UploadStart(r.Context())
+	if err != nil {
+		return err
+	}
+	if dv := q.Get("digest"); dv != "" {
+		return s.finishUpload(w, r, rt, up, dv)
+	}
+	return writeUploadStatus(w, rt.name, up, http.StatusAccepted)
+}
+
+// mount links a blob another repository holds into this one. done is false
+// when there is nothing to mount.
+func (s *Server) mount(w http.ResponseWriter, r *http.Request, rt route, repo Repository, mount, from string) (done bool, err error) {
+	d, err := parseDigest(mount)
+	if err != nil {
+		return false, err
+	}
+	var src *storage.Repo
+	if from != "" {
+		fromRepo, err := s.repo(r, from)
+		if err != nil {
+			return false, nil // a bad source is a miss, not an error: push it instead
+		}
+		src = fromRepo.Local()
+	}
+	_, err = repo.Local().BlobMount(r.Context(), d, src)
+	if errors.Is(err, storage.ErrBlobUnknown) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	h := w.Header()
+	h.Set("Location", blobLocation(rt.name, d))
+	h.Set("Docker-Content-Digest", d.String())
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+	return true, nil
+}
+
+func (s *Server) upload(r *http.Request, rt route) (*storage.Upload, error) {
+	repo, err := s.repo(r, rt.name)
+	if err != nil {
+		return nil, err
+	}
+	return repo.Local().Upload(r.Context(), rt.ref)
+}
+
+// chunkBounds reads where a chunk starts and how long it is from
+// Content-Range and Content-Length: (-1, -1) when the client said neither,
+// as docker does for its one streamed PATCH.
+func chunkBounds(r *http.Request) (start, length int64, err error) {
+	start, length = -1, r.ContentLength
+	if cr := r.Header.Get("Content-Range"); cr != "" {
+		first, last, perr := parseContentRange(cr)
+		if perr != nil {
+			return 0, 0, errorf("BLOB_UPLOAD_INVALID", "%v", perr).withStatus(http.StatusRequestedRangeNotSatisfiable)
+		}
+		n := last - first + 1
+		if length >= 0 && length != n {
+			return 0, 0, errorf("SIZE_INVALID", "Content-Range %q says %d bytes but Content-Length says %d", cr, n, length)
+		}
+		start, length = first, n
+	}
+	return start, length, nil
+}
+
+// uploadPatch appends a chunk (PATCH).
+func (s *Server) uploadPatch(w http.ResponseWriter, r *http.Request, rt route) error {
+	up, err := s.upload(r, rt)
+	if err != nil {
+		return err
+	}
+	start, length, err := chunkBounds(r)
+	if err != nil {
+		return err
+	}
+	if err := up.Append(r.Context(), r.Body, start, length); err != nil {
+		return uploadError(err, rt, up)
+	}
+	return writeUploadStatus(w, rt.name, up, http.StatusAccepted)
+}
+
+// uploadPut finishes an upload (PUT ?digest=), with an optional last chunk.
+func (s *Server) uploadPut(w http.ResponseWriter, r *http.Request, rt route) error {
+	up, err := s.upload(r, rt)
+	if err != nil {
+		return err
+	}
+	return s.finishUpload(w, r, rt, up, r.URL.Query().Get("digest"))
+}
+
+func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt route, up *storage.Upload, dv string) error {
+	if dv == "" {
+		return errorf("DIGEST_INVALID", "the digest query parameter is required to finish an upload")
+	}
+	d, err := parseDigest(dv)
+	if err != nil {
+		return err
+	}
+	start, length, err := chunkBounds(r)
+	if err != nil {
+		return err
+	}
+	if err := up.Append(r.Context(), r.Body, start, length); err != nil {
+		return uploadError(err, rt, up)
+	}
+	if _, err := up.Commit(r.Context(), d); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Location", blobLocation(rt.name, d))
+	h.Set("Docker-Content-Digest", d.String())
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// uploadError adds what a client needs to recover from a chunk out of
+// order: where the upload is, and where it ends.
+func uploadError(err error, rt route, up *storage.Upload) error {
+	e := asError(err)
+	var off *storage.OffsetError
+	if errors.As(err, &off) {
+		e.withHeader("Location", uploadLocation(rt.name, up.ID()))
+		e.withHeader("Docker-Upload-UUID", up.ID())
+	}
+	return e
+}
+
+func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, rt route) error {
+	up, err := s.upload(r, rt)
+	if err != nil {
+		return err
+	}
+	return writeUploadStatus(w, rt.name, up, http.StatusNoContent)
+}
+
+func (s *Server) uploadCancel(w http.ResponseWriter, r *http.Request, rt route) error {
+	up, err := s.upload(r, rt)
+	if err != nil {
+		return err
+	}
+	if err := up.Cancel(r.Context()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func writeUploadStatus(w http.ResponseWriter, name string, up *storage.Upload, status int) error {
+	h := w.Header()
+	h.Set("Location", uploadLocation(name, up.ID()))
+	h.Set("Range", uploadRange(up.Offset()))
+	h.Set("Docker-Upload-UUID", up.ID())
+	if status != http.StatusNoContent {
+		h.Set("Content-Length", "0")
+	}
+	w.WriteHeader(status)
+	return nil
+}

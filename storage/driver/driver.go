@@ -1,0 +1,122 @@
+// Package driver defines the small, path-based interface that every storage
+// backend of shadowreg implements (the filesystem here, S3-compatible object
+// stores in driver/s3). It knows nothing of registries, digests or HTTP: the
+// storage package builds the OCI content store on top of it.
+//
+// Paths are slash-separated, relative, and never contain "." or ".."
+// components; the driver maps them onto its own namespace (a root folder, a
+// bucket and key prefix). Every method takes a context and returns errors that
+// wrap ErrNotFound when the path does not exist.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// ErrNotFound is wrapped by every error about a path that does not exist.
+var ErrNotFound = errors.New("path not found")
+
+// NotFound returns an error for path that wraps ErrNotFound.
+func NotFound(driver, path string) error {
+	return fmt.Errorf("%s: %s: %w", driver, path, ErrNotFound)
+}
+
+// Driver stores bytes at paths.
+type Driver interface {
+	// Name names the driver in logs and errors ("filesystem", "s3").
+	Name() string
+
+	// GetContent returns the whole content at path. Use it for small objects
+	// only (metadata, manifests); blobs are read with Reader.
+	GetContent(ctx context.Context, path string) ([]byte, error)
+
+	// PutContent stores content at path atomically and durably: a reader sees
+	// the old content or the new, never a mix, and a crash after PutContent
+	// returns does not lose it.
+	PutContent(ctx context.Context, path string, content []byte) error
+
+	// Reader opens path for reading from offset. offset equal to the size gives
+	// an empty reader; beyond the size is an error. The filesystem driver
+	// returns an *os.File so that copying it into a socket uses sendfile.
+	Reader(ctx context.Context, path string, offset int64) (io.ReadCloser, error)
+
+	// Writer continues the content at path from offset: offset 0 starts new
+	// content, discarding anything at path; offset N resumes content that an
+	// earlier writer, possibly in another process (an upload continued on
+	// another replica), checkpointed at size N, and discards whatever was
+	// checkpointed after that. Bytes written are neither durable nor readable
+	// until Checkpoint or Commit.
+	Writer(ctx context.Context, path string, offset int64) (FileWriter, error)
+
+	// Stat describes path: a file, or a "directory" (a prefix with content
+	// under it). A missing path is an error wrapping ErrNotFound.
+	Stat(ctx context.Context, path string) (FileInfo, error)
+
+	// List returns the full paths of path's direct children, files and
+	// directories, in lexical order. A missing path is ErrNotFound.
+	List(ctx context.Context, path string) ([]string, error)
+
+	// Walk calls fn for every file under path, recursively, in lexical order
+	// of path. Directories are not reported. A missing path is not an error.
+	// Returning SkipAll from fn stops the walk without an error.
+	Walk(ctx context.Context, path string, fn func(FileInfo) error) error
+
+	// Move renames the file src to dst, replacing dst, atomically: dst shows
+	// the old content or the whole new content, never part of it. It is
+	// durable when Move returns.
+	Move(ctx context.Context, src, dst string) error
+
+	// Delete removes path, a file or a directory with everything under it,
+	// including content that writers have checkpointed but not committed (an
+	// abandoned S3 multipart upload is aborted). A missing path is an error
+	// wrapping ErrNotFound.
+	Delete(ctx context.Context, path string) error
+}
+
+// SkipAll, returned by a Walk callback, ends the walk early without an error.
+var SkipAll = errors.New("skip everything and stop the walk")
+
+// FileWriter writes content for Driver.Writer. After Checkpoint, Commit or
+// Cancel the writer is done; Close is always safe to call.
+type FileWriter interface {
+	io.Writer
+
+	// Size is the content's size so far: the starting offset plus the bytes
+	// written.
+	Size() int64
+
+	// Checkpoint makes everything written durable and resumable: a later
+	// Writer at offset Size() continues it. The content need not be readable
+	// yet (an S3 multipart upload in progress is not).
+	Checkpoint(ctx context.Context) error
+
+	// Commit completes the content: durable, and readable at the path by
+	// Reader, GetContent, Stat and Move. It can no longer be resumed.
+	Commit(ctx context.Context) error
+
+	// Cancel discards the writer and the content at its path.
+	Cancel(ctx context.Context) error
+
+	// Close releases the writer. Bytes written and not yet checkpointed or
+	// committed are discarded.
+	Close() error
+}
+
+// FileInfo describes a path.
+type FileInfo struct {
+	Path    string
+	Size    int64 // bytes; 0 for directories
+	ModTime time.Time
+	IsDir   bool
+}
+
+// URLer is implemented by drivers that can hand clients a direct, temporary
+// URL for reading a path (a presigned S3 URL), so blob reads skip the
+// registry. Callers fall back to Reader when it returns an error.
+type URLer interface {
+	URLFor(ctx context.Context, path string, expiry time.Duration) (string, error)
+}

@@ -1,0 +1,312 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "crypto/sha512" // registers sha384/sha512 for go-digest
+	"encoding"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// An upload session. Its bytes go to uploads/<id>/data; its state — where it
+// ends and the SHA-256 state of everything so far — to uploads/<id>/state
+// after every chunk, so a session survives a restart and can be continued by
+// another replica, and finishing it never re-reads the bytes to hash them.
+type Upload struct {
+	s     *Store
+	id    string
+	state uploadState
+}
+
+type uploadState struct {
+	Repo    string    `json:"repo"`
+	Area    string    `json:"area"`
+	Offset  int64     `json:"offset"`
+	SHA256  []byte    `json:"sha256,omitempty"` // marshalled hash state after Offset bytes
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
+}
+
+var uploadIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// UploadStart begins an upload session into the repository's write area.
+func (r *Repo) UploadStart(ctx context.Context) (*Upload, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	now := r.s.now().UTC()
+	u := &Upload{s: r.s, id: hex.EncodeToString(b[:]), state: uploadState{
+		Repo: r.name, Area: r.writeArea(), Started: now, Updated: now,
+	}}
+	return u, u.save(ctx)
+}
+
+// Upload returns upload session id of this repository. ErrUploadUnknown when
+// there is none, or it belongs to another repository or area.
+func (r *Repo) Upload(ctx context.Context, id string) (*Upload, error) {
+	if !uploadIDRE.MatchString(id) {
+		return nil, ErrUploadUnknown
+	}
+	u := &Upload{s: r.s, id: id}
+	if err := u.reload(ctx); err != nil {
+		return nil, err
+	}
+	if u.state.Repo != r.name || u.state.Area != r.writeArea() {
+		return nil, ErrUploadUnknown
+	}
+	return u, nil
+}
+
+// ID names the session in URLs.
+func (u *Upload) ID() string { return u.id }
+
+// Offset is the number of bytes received so far.
+func (u *Upload) Offset() int64 { return u.state.Offset }
+
+// Started is when the session began.
+func (u *Upload) Started() time.Time { return u.state.Started }
+
+func (u *Upload) reload(ctx context.Context) error {
+	b, err := u.s.d.GetContent(ctx, uploadStatePath(u.id))
+	if isNotFound(err) {
+		return ErrUploadUnknown
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &u.state); err != nil {
+		return fmt.Errorf("upload %s: corrupt state: %w", u.id, err)
+	}
+	return nil
+}
+
+func (u *Upload) save(ctx context.Context) error {
+	u.state.Updated = u.s.now().UTC()
+	b, err := json.Marshal(u.state)
+	if err != nil {
+		return err
+	}
+	return u.s.d.PutContent(ctx, uploadStatePath(u.id), b)
+}
+
+// hash restores the SHA-256 state of the bytes received so far.
+func (u *Upload) hash() (hash.Hash, error) {
+	h := sha256.New()
+	if len(u.state.SHA256) == 0 {
+		return h, nil
+	}
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.state.SHA256); err != nil {
+		return nil, fmt.Errorf("upload %s: hash state: %w", u.id, err)
+	}
+	return h, nil
+}
+
+// Append adds a chunk to the end of the upload. start is where the client
+// says the chunk begins (-1 when it did not say); length is the chunk's
+// size (-1 when unknown: read body to its end). The chunk is durable when
+// Append returns; on any error nothing of it is kept.
+func (u *Upload) Append(ctx context.Context, body io.Reader, start, length int64) error {
+	unlock := u.s.uploads.Lock(u.id)
+	defer unlock()
+	if err := u.reload(ctx); err != nil {
+		return err
+	}
+	if start >= 0 && start != u.state.Offset {
+		return &OffsetError{Offset: u.state.Offset, Start: start}
+	}
+	if length == 0 {
+		return nil
+	}
+	h, err := u.hash()
+	if err != nil {
+		return err
+	}
+	w, err := u.s.d.Writer(ctx, uploadDataPath(u.id), u.state.Offset)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	n, err := copyHashing(ctx, w, h, body)
+	if err != nil {
+		return err
+	}
+	if length > 0 && n != length {
+		return fmt.Errorf("%w: got %d bytes, expected %d", ErrSizeMismatch, n, length)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := w.Checkpoint(ctx); err != nil {
+		return err
+	}
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	u.state.Offset = w.Size()
+	u.state.SHA256 = state
+	return u.save(ctx)
+}
+
+// Commit finishes the upload as blob d: it verifies the digest, moves the
+// bytes into the content store and links the blob into the upload's
+// repository. On a digest mismatch the session is discarded.
+func (u *Upload) Commit(ctx context.Context, d digest.Digest) (ocispec.Descriptor, error) {
+	if err := d.Validate(); err != nil {
+		return ocispec.Descriptor{}, ErrDigestInvalid
+	}
+	unlock := u.s.uploads.Lock(u.id)
+	defer unlock()
+	if err := u.reload(ctx); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	// Complete the content so it can be read and moved (an S3 multipart
+	// upload becomes an object here).
+	w, err := u.s.d.Writer(ctx, uploadDataPath(u.id), u.state.Offset)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := w.Commit(ctx); err != nil {
+		w.Close()
+		return ocispec.Descriptor{}, err
+	}
+	w.Close()
+	if err := u.verify(ctx, d); err != nil {
+		if errors.Is(err, ErrDigestMismatch) {
+			u.remove(ctx)
+		}
+		return ocispec.Descriptor{}, err
+	}
+	// Moving over content that is already there (the same blob pushed twice
+	// at once) replaces it with identical bytes: harmless, and it refreshes
+	// the blob for the garbage collector's grace period.
+	if err := u.s.d.Move(ctx, uploadDataPath(u.id), blobPath(d)); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	repo := &Repo{s: u.s, name: u.state.Repo, areas: []string{u.state.Area}}
+	if err := repo.linkBlob(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	u.remove(ctx)
+	return ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d, Size: u.state.Offset}, nil
+}
+
+// verify checks the upload's bytes against d: from the kept SHA-256 state,
+// or, for another algorithm, by reading the bytes once.
+func (u *Upload) verify(ctx context.Context, d digest.Digest) error {
+	if d.Algorithm() == digest.SHA256 {
+		h, err := u.hash()
+		if err != nil {
+			return err
+		}
+		if digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil))) != d {
+			return ErrDigestMismatch
+		}
+		return nil
+	}
+	if !d.Algorithm().Available() {
+		return ErrDigestInvalid
+	}
+	rc, err := u.s.d.Reader(ctx, uploadDataPath(u.id), 0)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	v := d.Verifier()
+	if _, err := copyCtx(ctx, v, rc); err != nil {
+		return err
+	}
+	if !v.Verified() {
+		return ErrDigestMismatch
+	}
+	return nil
+}
+
+// Cancel discards the upload.
+func (u *Upload) Cancel(ctx context.Context) error {
+	unlock := u.s.uploads.Lock(u.id)
+	defer unlock()
+	if err := u.reload(ctx); err != nil {
+		return err
+	}
+	return u.remove(ctx)
+}
+
+func (u *Upload) remove(ctx context.Context) error {
+	err := u.s.d.Delete(ctx, uploadDir(u.id))
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// copyBufSize is large so each write and hash call does real work; a pool
+// keeps concurrent pushes from allocating one per request.
+const copyBufSize = 1 << 20
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// copyHashing streams src into w and h, checking ctx between chunks.
+func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, src io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, rerr := fill(src, buf)
+		if m > 0 {
+			h.Write(buf[:m])
+			if _, err := w.Write(buf[:m]); err != nil {
+				return n, err
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// fill reads into buf until it is full or src ends. Unlike io.ReadFull it
+// passes src's own error through: a client that drops a request body half way
+// makes net/http return io.ErrUnexpectedEOF, which must fail the upload, not
+// end it.
+func fill(src io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := src.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// copyCtx is io.Copy that stops when ctx ends.
+func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	return copyHashing(ctx, w, nopHash{}, r)
+}
+
+type nopHash struct{ hash.Hash }
+
+func (nopHash) Write(p []byte) (int, error) { return len(p), nil }

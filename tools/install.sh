@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs the third-party tools that tests and benchmarks use, idempotently.
+# Go tools are built once into $SHADOWREG_TOOLS (default: <repo>/.cache/bin, ignored
+# by git) so every test run and CI step reuses the same binaries.
+#
+#   tools/install.sh [apt|registry|crane|regctl|oras|minio|conformance|hey|all]...
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${SHADOWREG_TOOLS:-$repo/.cache/bin}
+mkdir -p "$BIN"
+export PATH=/usr/local/go/bin:$PATH
+
+log() { printf '[install] %s\n' "$*" >&2; }
+
+# Pinned versions: the module proxy here serves only these (see shared notes).
+REGISTRY_VERSION=v3.1.2
+CRANE_VERSION=v0.22.1
+REGCTL_VERSION=v0.11.7
+ORAS_VERSION=v1.3.6
+HEY_VERSION=v0.1.5
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
+
+go_tool() { # name module@version
+  local name=$1 pkg=$2
+  if [ -x "$BIN/$name" ]; then return 0; fi
+  log "building $name ($pkg)"
+  local tmp
+  tmp=$(mktemp -d)
+  GOBIN="$tmp" go install "$pkg"
+  mv "$tmp/$(basename "${pkg%@*}")" "$BIN/$name"
+  rm -rf "$tmp"
+}
+
+install_apt() {
+  local want=(skopeo podman docker.io busybox-static)
+  local missing=()
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_conformance() {
+  [ -x "$BIN/oci-conformance" ] && return 0
+  log "building oci-conformance"
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && go mod init conformance-build >/dev/null 2>&1 &&
+    go get "github.com/opencontainers/distribution-spec/conformance@$CONFORMANCE_VERSION" >/dev/null 2>&1 &&
+    go build -o "$BIN/oci-conformance" github.com/opencontainers/distribution-spec/conformance)
+  rm -rf "$tmp"
+}
+
+one() {
+  case "$1" in
+    apt) install_apt ;;
+    registry) go_tool registry "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION" ;;
+    crane) go_tool crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" ;;
+    regctl) go_tool regctl "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION" ;;
+    oras) go_tool oras "oras.land/oras/cmd/oras@$ORAS_VERSION" ;;
+    hey) go_tool hey "github.com/rakyll/hey@$HEY_VERSION" ;;
+    minio) go_tool minio "github.com/minio/minio@$MINIO_VERSION" ;;
+    conformance) install_conformance ;;
+    all) for t in apt crane regctl oras conformance registry minio; do one "$t"; done ;;
+    *) log "unknown tool: $1"; return 2 ;;
+  esac
+}
+
+[ $# -eq 0 ] && set -- all
+for t in "$@"; do one "$t"; done
+echo "$BIN"
