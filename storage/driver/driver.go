@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -119,4 +120,16 @@ type FileInfo struct {
 // registry. Callers fall back to Reader when it returns an error.
 type URLer interface {
 	URLFor(ctx context.Context, path string, expiry time.Duration) (string, error)
+}
+
+// Adopter is implemented by drivers that can take over a local file as the
+// content at a path without copying it: the filesystem, by a rename within
+// its own folder. The shadowing cache spools upstream blobs into a TempFile,
+// verifies them while they stream, then adopts them.
+type Adopter interface {
+	// TempFile creates a file from which Adopt can take content cheaply.
+	TempFile() (*os.File, error)
+	// Adopt makes f's content the content at dst, atomically and durably,
+	// and takes f away (it is closed; its name no longer exists).
+	Adopt(ctx context.Context, f *os.File, dst string) error
 }

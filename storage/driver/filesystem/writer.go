@@ -1,0 +1,224 @@
+package filesystem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/shadowreg/shadowreg/storage/driver"
+)
+
+// errDone is returned by a writer used after Checkpoint, Commit, Cancel or
+// Close, which end it.
+var errDone = errors.New(name + ": writer is done")
+
+// Writer implements driver.Driver. The writer writes straight into the file at
+// path; a file at path therefore holds checkpointed bytes followed by bytes
+// that may be lost, and every new writer cuts it back to its offset first.
+func (d *Driver) Writer(ctx context.Context, path string, offset int64) (driver.FileWriter, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := validate(path); err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("%s: write %s: negative offset %d", name, path, offset)
+	}
+	full := d.fullPath(path)
+	w := &fileWriter{d: d, path: path, full: full, ctx: ctx, base: offset, size: offset}
+	if offset == 0 {
+		err := inDir(filepath.Dir(full), func() (err error) {
+			w.f, err = os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: write %s: %w", name, path, err)
+		}
+		w.created = true
+		return w, nil
+	}
+	f, err := os.OpenFile(full, os.O_WRONLY, 0)
+	if isMissing(err) {
+		return nil, notFound(path, "no content to resume")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: write %s: %w", name, path, err)
+	}
+	if err := resumeAt(f, offset); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: write %s: %w", name, path, err)
+	}
+	w.f = f
+	return w, nil
+}
+
+// resumeAt positions f at offset, dropping whatever follows it: bytes a
+// crashed or closed writer left unacknowledged, or checkpoints after offset.
+func resumeAt(f *os.File, offset int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	switch {
+	case fi.Size() < offset:
+		return fmt.Errorf("cannot resume at offset %d: only %d bytes stored", offset, fi.Size())
+	case fi.Size() > offset:
+		if err := f.Truncate(offset); err != nil {
+			return err
+		}
+	}
+	_, err = f.Seek(offset, io.SeekStart)
+	return err
+}
+
+// fileWriter is the driver.FileWriter of the filesystem driver. Like an
+// *os.File it is not safe for concurrent use.
+type fileWriter struct {
+	d    *Driver
+	path string
+	full string
+	// ctx is the context Writer was called with; writes fail once it is done,
+	// so that an aborted request stops writing.
+	ctx context.Context
+	f   *os.File // nil once the writer is done
+	// base is the offset the writer started at: the last checkpoint, where
+	// Close cuts the file back to.
+	base    int64
+	size    int64
+	created bool // the writer created the file, whose directory entry needs an fsync
+}
+
+var _ io.ReaderFrom = (*fileWriter)(nil)
+
+func (w *fileWriter) Size() int64 { return w.size }
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	if w.f == nil {
+		return 0, errDone
+	}
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := w.f.Write(p)
+	w.size += int64(n)
+	return n, err
+}
+
+// ReadFrom hands io.Copy's work to the *os.File, which can use
+// copy_file_range(2) or splice(2) where the source allows it.
+func (w *fileWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.f == nil {
+		return 0, errDone
+	}
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := w.f.ReadFrom(r)
+	w.size += n
+	return n, err
+}
+
+// Checkpoint makes the bytes durable; on a filesystem a later writer resumes
+// them as they are, so nothing else is needed.
+func (w *fileWriter) Checkpoint(ctx context.Context) error { return w.finish(ctx, "checkpoint") }
+
+// Commit is Checkpoint: the file at the path is already the content.
+func (w *fileWriter) Commit(ctx context.Context) error { return w.finish(ctx, "commit") }
+
+func (w *fileWriter) finish(ctx context.Context, op string) error {
+	if w.f == nil {
+		return errDone
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("%s: %s %s: %w", name, op, w.path, err)
+	}
+	// A Delete or PutContent meanwhile leaves the writer's bytes in an
+	// unlinked file: report it rather than acknowledge lost content.
+	if !w.stillAtPath(w.f) {
+		w.f.Close()
+		w.f = nil
+		return notFound(w.path, "deleted or replaced while writing")
+	}
+	if w.created {
+		if err := syncDir(filepath.Dir(w.full)); err != nil {
+			return fmt.Errorf("%s: %s %s: sync directory: %w", name, op, w.path, err)
+		}
+	}
+	f := w.f
+	w.f = nil
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("%s: %s %s: %w", name, op, w.path, err)
+	}
+	return nil
+}
+
+// Cancel removes the file, unless something else has replaced it.
+func (w *fileWriter) Cancel(ctx context.Context) error {
+	if w.f == nil {
+		return errDone
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f := w.f
+	w.f = nil
+	defer f.Close()
+	return w.remove(f)
+}
+
+// Close cuts the file back to the writer's starting offset, dropping the bytes
+// not checkpointed. A writer that started new content leaves no file at all,
+// as none of its bytes were ever acknowledged.
+func (w *fileWriter) Close() error {
+	if w.f == nil {
+		return nil
+	}
+	f := w.f
+	w.f = nil
+	defer f.Close()
+	if w.base == 0 {
+		return w.remove(f)
+	}
+	if w.size == w.base {
+		return nil
+	}
+	if err := f.Truncate(w.base); err != nil {
+		return fmt.Errorf("%s: close %s: %w", name, w.path, err)
+	}
+	return nil
+}
+
+// remove deletes f's path if f is still the file there, and prunes the
+// directories this empties.
+func (w *fileWriter) remove(f *os.File) error {
+	if !w.stillAtPath(f) {
+		return nil
+	}
+	if err := os.Remove(w.full); err != nil && !isMissing(err) {
+		return fmt.Errorf("%s: remove %s: %w", name, w.path, err)
+	}
+	dir := filepath.Dir(w.full)
+	if err := syncDir(dir); err != nil && !isMissing(err) {
+		return fmt.Errorf("%s: remove %s: sync directory: %w", name, w.path, err)
+	}
+	w.d.prune(dir)
+	return nil
+}
+
+// stillAtPath reports whether the open file f is the file at the writer's
+// path.
+func (w *fileWriter) stillAtPath(f *os.File) bool {
+	open, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	cur, err := os.Stat(w.full)
+	return err == nil && os.SameFile(open, cur)
+}
