@@ -49,8 +49,12 @@ type Driver interface {
 	// content, discarding anything at path; offset N resumes content that an
 	// earlier writer, possibly in another process (an upload continued on
 	// another replica), checkpointed at size N, and discards whatever was
-	// checkpointed after that. Bytes written are neither durable nor readable
-	// until Checkpoint or Commit.
+	// checkpointed after that. Bytes written need not be durable, nor
+	// readable at the path, until Checkpoint (durable) or Commit (durable
+	// and readable): the filesystem shows them at once, S3 only after
+	// Commit. So content that must not be seen half-written is written
+	// under a private path and moved into place (storage does so). A
+	// writer ends at Checkpoint: each chunk of an upload opens a new one.
 	Writer(ctx context.Context, path string, offset int64) (FileWriter, error)
 
 	// Stat describes path: a file, or a "directory" (a prefix with content
