@@ -1,0 +1,211 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Values of User.Access and Config.Anonymous.
+const (
+	AccessRead  = "read"
+	AccessWrite = "write"
+
+	AnonymousNone = "none"
+	AnonymousRead = "read"
+)
+
+// Defaults for the optional settings.
+const (
+	DefaultTokenLifetime = 15 * time.Minute
+	DefaultService       = "shadowreg"
+	DefaultIssuer        = "shadowreg"
+
+	// MinTokenLifetime is what clients assume anyway: distribution's client
+	// treats any expires_in below 60 seconds as 60.
+	MinTokenLifetime = 60 * time.Second
+
+	// minSecretLength accepts what zuul-jobs' run-buildset-registry generates
+	// (an Ansible password lookup: 20 characters) and refuses toy secrets.
+	minSecretLength = 16
+)
+
+// Config is the `auth:` section of the registry configuration.
+type Config struct {
+	Users []User `yaml:"users"`
+
+	// Anonymous is "none" (the default: every request needs credentials) or
+	// "read" (anyone may pull and list the catalog).
+	Anonymous string `yaml:"anonymous"`
+
+	// Secret signs tokens with HMAC-SHA256 (HS256), as zuul-registry does.
+	// Exactly one of Secret and KeyFile is required.
+	Secret string `yaml:"secret"`
+
+	// KeyFile is a PEM private key that signs tokens instead: RSA (RS256,
+	// at least 2048 bits), ECDSA (P-256 ES256, P-384 ES384, P-521 ES512) or
+	// Ed25519 (EdDSA); PKCS#8, PKCS#1 or SEC 1.
+	KeyFile string `yaml:"key-file"`
+
+	// TokenLifetime is how long issued tokens stay valid: 15m by default,
+	// at least 60s.
+	TokenLifetime Duration `yaml:"token-lifetime"`
+
+	// Service is the service name of challenges and the audience of tokens;
+	// "shadowreg" by default.
+	Service string `yaml:"service"`
+
+	// Issuer is the iss claim of tokens; "shadowreg" by default.
+	Issuer string `yaml:"issuer"`
+}
+
+// User is one account.
+type User struct {
+	Name string `yaml:"name"`
+
+	// Password is a bcrypt hash ($2a$, $2b$ or $2y$, as htpasswd -B writes
+	// them) or, for tests and generated CI credentials, the plain password.
+	Password string `yaml:"password"`
+
+	// Access is "read" (pull) or "write" (pull, push, delete).
+	Access string `yaml:"access"`
+
+	// Prefixes, when set, restrict the user to repositories under these
+	// names, compared by whole path components ("team" allows "team/app",
+	// not "teamx/app").
+	Prefixes []string `yaml:"prefixes"`
+
+	// Buildset optionally binds the user to one buildset. It is carried in
+	// the user's tokens and returned in Identity; what it restricts is up to
+	// the registry layer.
+	Buildset string `yaml:"buildset"`
+}
+
+// Validate checks c without touching the file system (the key file is read
+// by New). Errors are one line and name the offending key, for example
+// `auth.users[1].access: must be "read" or "write"`.
+func (c *Config) Validate() error {
+	switch c.Anonymous {
+	case "", AnonymousNone, AnonymousRead:
+	default:
+		return fmt.Errorf(`auth.anonymous: must be "none" or "read", not %q`, c.Anonymous)
+	}
+	switch {
+	case c.Secret == "" && c.KeyFile == "":
+		return errors.New("auth: one of secret or key-file is required")
+	case c.Secret != "" && c.KeyFile != "":
+		return errors.New("auth: secret and key-file are mutually exclusive")
+	case c.Secret != "" && len(c.Secret) < minSecretLength:
+		return fmt.Errorf("auth.secret: must be at least %d characters", minSecretLength)
+	}
+	if c.TokenLifetime != 0 && c.TokenLifetime.Std() < MinTokenLifetime {
+		return fmt.Errorf("auth.token-lifetime: must be at least %s, not %s", MinTokenLifetime, c.TokenLifetime)
+	}
+	// Both end up inside quoted strings of the WWW-Authenticate header.
+	if err := checkQuotable(c.Service); err != nil {
+		return fmt.Errorf("auth.service: %w", err)
+	}
+	if err := checkQuotable(c.Issuer); err != nil {
+		return fmt.Errorf("auth.issuer: %w", err)
+	}
+	if len(c.Users) == 0 && c.Anonymous != AnonymousRead {
+		return errors.New(`auth.users: at least one user is required unless anonymous is "read"`)
+	}
+	seen := make(map[string]bool, len(c.Users))
+	for i, u := range c.Users {
+		if err := u.validate(); err != nil {
+			return fmt.Errorf("auth.users[%d].%w", i, err)
+		}
+		if seen[u.Name] {
+			return fmt.Errorf("auth.users[%d].name: duplicate user %q", i, u.Name)
+		}
+		seen[u.Name] = true
+	}
+	return nil
+}
+
+// validate returns errors that start with the key ("access: ...") so that
+// Config.Validate can prefix the user's index.
+func (u *User) validate() error {
+	switch {
+	case u.Name == "":
+		return errors.New("name: required")
+	case strings.ContainsAny(u.Name, ":") || strings.IndexFunc(u.Name, isControl) >= 0:
+		// Basic auth separates the user from the password at the first colon.
+		return fmt.Errorf("name: %q must not contain a colon or control characters", u.Name)
+	case u.Password == "":
+		return errors.New("password: required")
+	case u.Access != AccessRead && u.Access != AccessWrite:
+		return fmt.Errorf(`access: must be "read" or "write", not %q`, u.Access)
+	}
+	if isBcrypt(u.Password) {
+		if _, err := bcrypt.Cost([]byte(u.Password)); err != nil {
+			return fmt.Errorf("password: invalid bcrypt hash: %v", err)
+		}
+	}
+	for j, pre := range u.Prefixes {
+		if p := strings.Trim(pre, "/"); !validRepository(p) {
+			return fmt.Errorf("prefixes[%d]: %q is not a repository name prefix", j, pre)
+		}
+	}
+	return nil
+}
+
+func checkQuotable(s string) error {
+	if strings.ContainsAny(s, `"\`) || strings.IndexFunc(s, isControl) >= 0 {
+		return fmt.Errorf("%q must not contain quotes, backslashes or control characters", s)
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// withDefaults returns c with the optional settings filled in.
+func (c Config) withDefaults() Config {
+	if c.Anonymous == "" {
+		c.Anonymous = AnonymousNone
+	}
+	if c.TokenLifetime == 0 {
+		c.TokenLifetime = Duration(DefaultTokenLifetime)
+	}
+	if c.Service == "" {
+		c.Service = DefaultService
+	}
+	if c.Issuer == "" {
+		c.Issuer = DefaultIssuer
+	}
+	return c
+}
+
+// Duration is a time.Duration written in configuration files as "15m" or
+// "90s"; a bare number is seconds. It implements encoding.TextUnmarshaler,
+// which both YAML libraries and encoding/json honour.
+type Duration time.Duration
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes d as a Go duration ("15m0s").
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads "15m", "1h30m" or a number of seconds ("900").
+func (d *Duration) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n <= math.MaxInt64/int64(time.Second) {
+		*d = Duration(time.Duration(n) * time.Second)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: want a number of seconds or a duration such as 15m", s)
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,130 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// account is a configured user, ready for password checks.
+type account struct {
+	User
+	policy policy
+	hashed bool     // Password is a bcrypt hash
+	plain  [32]byte // SHA-256 of a plain Password: comparing digests hides its length
+}
+
+// outcome of a password check.
+type outcome int
+
+const (
+	authOK      outcome = iota
+	badPassword         // a configured user, the wrong password
+	unknownUser         // no such user here (docker sends its Docker Hub login to every mirror)
+)
+
+// passwords checks user names and passwords in constant time.
+type passwords struct {
+	users map[string]*account
+
+	// dummy is compared when the user does not exist, so that the answer
+	// takes as long as for a user that does and user names cannot be found
+	// by timing. It is a bcrypt hash at the highest configured cost when any
+	// user has one, made on first use because bcrypt is deliberately slow.
+	dummy func() *account
+
+	// A client that sends Basic credentials straight to /v2/ is checked on
+	// every request; bcrypt at cost 10 to 12 takes 50 to 250 ms of CPU each
+	// time. verified remembers, per user, a keyed MAC of the last password
+	// bcrypt accepted, so that repeated checks cost one HMAC. The key is
+	// random per process and the MACs never leave memory.
+	macKey   []byte
+	mu       sync.Mutex
+	verified map[string][]byte
+}
+
+func newPasswords(users []User) *passwords {
+	p := &passwords{
+		users:    make(map[string]*account, len(users)),
+		macKey:   []byte(rand.Text()),
+		verified: make(map[string][]byte),
+	}
+	cost := 0
+	for _, u := range users {
+		a := &account{User: u, policy: newPolicy(u), hashed: isBcrypt(u.Password)}
+		if a.hashed {
+			c, _ := bcrypt.Cost([]byte(u.Password)) // Validate checked it
+			cost = max(cost, c)
+		} else {
+			a.plain = sha256.Sum256([]byte(u.Password))
+		}
+		p.users[u.Name] = a
+	}
+	p.dummy = sync.OnceValue(func() *account {
+		secret := rand.Text()
+		if cost == 0 {
+			return &account{plain: sha256.Sum256([]byte(secret))}
+		}
+		h, err := bcrypt.GenerateFromPassword([]byte(secret), cost)
+		if err != nil { // cannot happen for a cost that a valid hash carries
+			return &account{plain: sha256.Sum256([]byte(secret))}
+		}
+		return &account{User: User{Password: string(h)}, hashed: true}
+	})
+	return p
+}
+
+// check returns the account of name when password is right.
+func (p *passwords) check(name, password string) (*account, outcome) {
+	a, ok := p.users[name]
+	if !ok {
+		p.dummy().matches(password, nil)
+		return nil, unknownUser
+	}
+	if !a.matches(password, p) {
+		return nil, badPassword
+	}
+	return a, authOK
+}
+
+// matches compares password with a's; p, when not nil, holds the cache of
+// verified bcrypt passwords.
+func (a *account) matches(password string, p *passwords) bool {
+	if !a.hashed {
+		sum := sha256.Sum256([]byte(password))
+		return subtle.ConstantTimeCompare(sum[:], a.plain[:]) == 1
+	}
+	var mac []byte
+	if p != nil {
+		m := hmac.New(sha256.New, p.macKey)
+		m.Write([]byte(password))
+		mac = m.Sum(nil)
+		p.mu.Lock()
+		known := p.verified[a.Name]
+		p.mu.Unlock()
+		if known != nil && hmac.Equal(known, mac) {
+			return true
+		}
+	}
+	if bcrypt.CompareHashAndPassword([]byte(a.Password), []byte(password)) != nil {
+		return false
+	}
+	if p != nil {
+		p.mu.Lock()
+		p.verified[a.Name] = mac
+		p.mu.Unlock()
+	}
+	return true
+}
+
+// isBcrypt reports whether s is meant as a bcrypt hash. Only the prefix is
+// looked at, so that a truncated hash fails Validate instead of silently
+// becoming a plain password.
+func isBcrypt(s string) bool {
+	return strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") || strings.HasPrefix(s, "$2y$")
+}
