@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/shadowreg/shadowreg/storage"
 )
 
 // blobRedirectExpiry is how long a presigned blob URL handed to a client
@@ -36,7 +38,16 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, rt route) error
 	if err != nil {
 		return err
 	}
-	desc, err := repo.BlobStat(r.Context(), d)
+	// HEAD only asks: a stat. GET opens the blob, which for a blob only
+	// upstream has starts the fetch and learns the size from it, so a cold
+	// GET costs upstream one request, not a HEAD and a GET.
+	var blob storage.Blob
+	var desc ocispec.Descriptor
+	if r.Method == http.MethodHead {
+		desc, err = repo.BlobStat(r.Context(), d)
+	} else if blob, err = repo.BlobOpen(r.Context(), d); err == nil {
+		desc = blob.Descriptor()
+	}
 	if err != nil {
 		return err
 	}
@@ -77,17 +88,22 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, rt route) error
 		w.WriteHeader(status)
 		return nil
 	}
-	rc, err := repo.BlobReader(r.Context(), d, rng.start)
+	rc, err := blob.Reader(r.Context(), rng.start)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	w.WriteHeader(status)
-	// io.Copy from the driver's reader (an *os.File for the filesystem)
-	// into the response reaches sendfile. A short copy means the source
+	// Up to the blob's end, io.Copy lets the reader's WriteTo (an *os.File,
+	// or a fetch's spool) reach sendfile. A short copy means the source
 	// broke mid-stream: panic with ErrAbortHandler so net/http drops the
 	// connection rather than end a response that claimed more bytes.
-	n, err := io.CopyN(w, rc, rng.length())
+	var n int64
+	if rng.end == desc.Size-1 {
+		n, err = io.Copy(w, rc)
+	} else {
+		n, err = io.CopyN(w, rc, rng.length())
+	}
 	if err != nil && n < rng.length() {
 		if r.Context().Err() == nil {
 			s.log.Error("blob stream broke", "digest", d, "sent", n, "want", rng.length(), "err", err)

@@ -84,6 +84,13 @@ func asError(err error) *Error {
 	var mbu *storage.ManifestBlobUnknownError
 	var coded interface{ OCIError() (int, string, string) }
 	switch {
+	case errors.As(err, &coded):
+		// Errors that explain themselves (a miss that names the upstream,
+		// an upstream failure) keep their own code, status and message.
+		status, code, msg := coded.OCIError()
+		e := errorf(code, "%s", msg)
+		e.Status = status
+		return e
 	case errors.Is(err, storage.ErrBlobUnknown):
 		return errorf("BLOB_UNKNOWN", "blob unknown to the repository")
 	case errors.Is(err, storage.ErrManifestUnknown):
@@ -105,11 +112,6 @@ func asError(err error) *Error {
 		return errorf("MANIFEST_INVALID", "%s", inv.Reason)
 	case errors.As(err, &mbu):
 		return errorf("MANIFEST_BLOB_UNKNOWN", "%v", mbu).withDetail(map[string]string{"digest": mbu.Digest.String()})
-	case errors.As(err, &coded):
-		status, code, msg := coded.OCIError()
-		e := errorf(code, "%s", msg)
-		e.Status = status
-		return e
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errorf("UNAVAILABLE", "request cancelled: %v", err)
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"io"
+	"os"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -41,11 +42,33 @@ func (s *Store) blobStat(ctx context.Context, d digest.Digest) (ocispec.Descript
 	return ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d, Size: fi.Size}, nil
 }
 
-// BlobReader opens blob d from offset. Call BlobStat first: it checks that the
-// repository holds the blob; BlobReader only opens the content. For the
-// filesystem driver the reader is an *os.File (sendfile).
-func (r *Repo) BlobReader(ctx context.Context, d digest.Digest, offset int64) (io.ReadCloser, error) {
-	rc, err := r.s.d.Reader(ctx, blobPath(d), offset)
+// Blob is an opened blob: its descriptor, and its bytes from any offset.
+// Shadowing repositories return blobs still being fetched from upstream.
+type Blob interface {
+	Descriptor() ocispec.Descriptor
+	// Reader reads the blob from offset. The filesystem's reader is an
+	// *os.File, so copying it into a response uses sendfile.
+	Reader(ctx context.Context, offset int64) (io.ReadCloser, error)
+}
+
+// BlobOpen opens blob d if the repository holds it.
+func (r *Repo) BlobOpen(ctx context.Context, d digest.Digest) (Blob, error) {
+	desc, err := r.BlobStat(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return &storedBlob{s: r.s, desc: desc}, nil
+}
+
+type storedBlob struct {
+	s    *Store
+	desc ocispec.Descriptor
+}
+
+func (b *storedBlob) Descriptor() ocispec.Descriptor { return b.desc }
+
+func (b *storedBlob) Reader(ctx context.Context, offset int64) (io.ReadCloser, error) {
+	rc, err := b.s.d.Reader(ctx, blobPath(b.desc.Digest), offset)
 	if isNotFound(err) {
 		return nil, ErrBlobUnknown
 	}
@@ -95,6 +118,59 @@ func (r *Repo) BlobMount(ctx context.Context, d digest.Digest, from *Repo) (ocis
 		return ocispec.Descriptor{}, err
 	}
 	return desc, nil
+}
+
+// ImportBlob adds content the caller has already verified against d — the
+// shadowing cache verifies upstream bytes while it streams them — from the
+// local file f, and links it into the repository's write area. Drivers that
+// can adopt a local file take it over without a copy (a rename on the
+// filesystem); others get a copy.
+func (r *Repo) ImportBlob(ctx context.Context, d digest.Digest, f *os.File) (ocispec.Descriptor, error) {
+	if err := d.Validate(); err != nil {
+		return ocispec.Descriptor{}, ErrDigestInvalid
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if a, ok := r.s.d.(driver.Adopter); ok {
+		err = a.Adopt(ctx, f, blobPath(d))
+	} else {
+		err = r.s.copyIn(ctx, f, blobPath(d))
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := r.linkBlob(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d, Size: fi.Size()}, nil
+}
+
+// copyIn writes a local file to dst through the driver: under uploads/
+// first, so that dst only ever shows complete content.
+func (s *Store) copyIn(ctx context.Context, f *os.File, dst string) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	tmp := uploadDataPath(id)
+	defer s.d.Delete(context.WithoutCancel(ctx), uploadDir(id))
+	w, err := s.d.Writer(ctx, tmp, 0)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	if _, err := copyCtx(ctx, w, f); err != nil {
+		return err
+	}
+	if err := w.Commit(ctx); err != nil {
+		return err
+	}
+	return s.d.Move(ctx, tmp, dst)
 }
 
 // linkBlob records that the repository holds blob d.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -23,6 +24,7 @@ type tagLink struct {
 	Digest    digest.Digest `json:"digest"`
 	MediaType string        `json:"mediaType"`
 	Size      int64         `json:"size"`
+	Updated   time.Time     `json:"updated"` // when the tag was last set (or revalidated, in a cache)
 }
 
 var tagRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
@@ -143,7 +145,7 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 			return err
 		}
 	}
-	t, _ := json.Marshal(tagLink{Digest: m.Digest, MediaType: m.MediaType, Size: size})
+	t, _ := json.Marshal(tagLink{Digest: m.Digest, MediaType: m.MediaType, Size: size, Updated: r.s.now().UTC()})
 	for _, tag := range tags {
 		if err := r.s.d.PutContent(ctx, tagPath(r.writeArea(), r.name, tag), t); err != nil {
 			return err
@@ -151,6 +153,29 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 	}
 	r.s.cache.put(m.Digest, m.Data)
 	return nil
+}
+
+// TagStat describes the manifest tag points at and when the tag was set,
+// from the first area that has it.
+func (r *Repo) TagStat(ctx context.Context, tag string) (ocispec.Descriptor, time.Time, error) {
+	t, err := r.tag(ctx, tag)
+	if err != nil {
+		return ocispec.Descriptor{}, time.Time{}, err
+	}
+	return ocispec.Descriptor{MediaType: t.MediaType, Digest: t.Digest, Size: t.Size}, t.Updated, nil
+}
+
+// Tag points tag, in the write area, at manifest desc, which the repository
+// must hold (ErrManifestUnknown otherwise).
+func (r *Repo) Tag(ctx context.Context, tag string, desc ocispec.Descriptor) error {
+	if !ValidTag(tag) {
+		return fmt.Errorf("invalid tag %q", tag)
+	}
+	if _, err := r.ManifestStat(ctx, desc.Digest.String()); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(tagLink{Digest: desc.Digest, MediaType: desc.MediaType, Size: desc.Size, Updated: r.s.now().UTC()})
+	return r.s.d.PutContent(ctx, tagPath(r.writeArea(), r.name, tag), b)
 }
 
 // DeleteManifest removes manifest d from the repository's write area, with

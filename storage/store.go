@@ -30,6 +30,10 @@ const (
 	// SharedArea holds what was pushed outside any buildset, and what
 	// buildsets promoted.
 	SharedArea = "shared"
+	// CacheArea holds what was fetched from upstream registries. It is
+	// never part of a repository's local areas: cached tags are revalidated
+	// against upstream, local ones are not.
+	CacheArea = "cache"
 )
 
 // Options tune a Store. The zero value is usable.

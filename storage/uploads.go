@@ -41,14 +41,23 @@ type uploadState struct {
 
 var uploadIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// UploadStart begins an upload session into the repository's write area.
-func (r *Repo) UploadStart(ctx context.Context) (*Upload, error) {
+// newID returns a random upload id: 128 bits, hex.
+func newID() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// UploadStart begins an upload session into the repository's write area.
+func (r *Repo) UploadStart(ctx context.Context) (*Upload, error) {
+	id, err := newID()
+	if err != nil {
 		return nil, err
 	}
 	now := r.s.now().UTC()
-	u := &Upload{s: r.s, id: hex.EncodeToString(b[:]), state: uploadState{
+	u := &Upload{s: r.s, id: id, state: uploadState{
 		Repo: r.name, Area: r.writeArea(), Started: now, Updated: now,
 	}}
 	return u, u.save(ctx)

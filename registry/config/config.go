@@ -38,6 +38,12 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Limits bound what clients may send.
 	Limits Limits `yaml:"limits"`
+	// Upstreams maps namespaces (docker.io, quay.io, …) to the registries
+	// their misses fall through to.
+	Upstreams map[string]Upstream `yaml:"upstreams"`
+	// SpoolDir holds blobs being fetched from upstreams when the storage
+	// cannot adopt local files (S3); default: the system's temp folder.
+	SpoolDir string `yaml:"spool-dir"`
 }
 
 // Log configures logging.
@@ -135,6 +141,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	if err := c.validateUpstreams(); err != nil {
+		return err
 	}
 	if c.Limits.MaxManifestBytes < 4<<20 {
 		return fmt.Errorf("limits.max-manifest-bytes: %d is below 4194304, the least the OCI spec asks a registry to accept", c.Limits.MaxManifestBytes)

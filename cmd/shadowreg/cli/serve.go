@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/shadowreg/shadowreg/registry"
 	"github.com/shadowreg/shadowreg/registry/config"
+	"github.com/shadowreg/shadowreg/registry/shadow"
+	"github.com/shadowreg/shadowreg/registry/upstream"
 	"github.com/shadowreg/shadowreg/storage"
 	"github.com/shadowreg/shadowreg/storage/driver/filesystem"
 	"github.com/spf13/cobra"
@@ -23,6 +25,7 @@ type serveOptions struct {
 	configFile string
 	listen     string
 	dataDir    string
+	upstreams  []string
 }
 
 func newServeCmd() *cobra.Command {
@@ -39,6 +42,7 @@ listening on 127.0.0.1:5000 with its data in ./shadowreg-data.`,
 	f.StringVarP(&o.configFile, "config", "c", "", "configuration file (YAML; see config.example.yaml)")
 	f.StringVar(&o.listen, "listen", "", "address to serve on, host:port (overrides listen)")
 	f.StringVar(&o.dataDir, "data-dir", "", "folder for the registry's data (overrides data-dir)")
+	f.StringArrayVar(&o.upstreams, "upstream", nil, "NAMESPACE=URL: fall through to this upstream for the namespace (repeatable), e.g. docker.io=https://registry-1.docker.io")
 	return cmd
 }
 
@@ -53,6 +57,11 @@ func (o *serveOptions) config() (*config.Config, error) {
 	}
 	if o.dataDir != "" {
 		c.DataDir = o.dataDir
+	}
+	for _, u := range o.upstreams {
+		if err := c.SetUpstream(u); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -76,8 +85,12 @@ func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	namespaces, err := newNamespaces(c, store, log, reg)
+	if err != nil {
+		return err
+	}
 	srv := registry.New(registry.Options{
-		Resolver:         &registry.LocalResolver{Store: store},
+		Resolver:         registry.NewRouter(store, namespaces, shadow.Options{Logger: log}),
 		Logger:           log,
 		Metrics:          reg,
 		MaxManifestBytes: c.Limits.MaxManifestBytes,
@@ -126,6 +139,41 @@ func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	return nil
+}
+
+// newNamespaces builds the fall-through of every configured upstream.
+func newNamespaces(c *config.Config, store *storage.Store, log *slog.Logger, reg *prometheus.Registry) (map[string]*shadow.Namespace, error) {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shadowreg_upstream_requests_total", Help: "HTTP requests sent to upstream registries.",
+	}, []string{"namespace", "op", "code"})
+	reg.MustRegister(requests)
+	counter := upstream.CounterFunc(func(ns, op, code string) { requests.WithLabelValues(ns, op, code).Inc() })
+	out := map[string]*shadow.Namespace{}
+	for name, u := range c.Upstreams {
+		ns := config.NormalizeNamespace(name)
+		var up shadow.Upstream
+		if u.URL != "" {
+			client, err := upstream.New(ns, u.Config, upstream.Options{Logger: log, Requests: counter,
+				UserAgent: "shadowreg/" + Version()})
+			if err != nil {
+				return nil, err
+			}
+			up = client
+		}
+		out[ns] = shadow.NewNamespace(ns, store, up, shadow.Options{
+			Cache: u.Caching(), TagTTL: u.TagTTLOrDefault(), NoFetch: !u.Fetching(),
+			SpoolDir: c.SpoolDir, Logger: log,
+		})
+		log.Info("upstream configured", "namespace", ns, "url", u.URL, "cache", u.Caching(), "on-miss", cmpOr(u.OnMiss, "fetch"))
+	}
+	return out, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func newLogger(c config.Log) *slog.Logger {

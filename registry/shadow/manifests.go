@@ -1,0 +1,150 @@
+package shadow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/shadowreg/shadowreg/registry/upstream"
+	"github.com/shadowreg/shadowreg/storage"
+)
+
+// ManifestStat resolves ref without reading the manifest where it can. A
+// miss reads the manifest from upstream anyway (and caches it): the client's
+// next request is almost always the GET.
+func (r *Repo) ManifestStat(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	desc, err := r.local.ManifestStat(ctx, ref)
+	if !errors.Is(err, storage.ErrManifestUnknown) {
+		return desc, err
+	}
+	m, err := r.remote(ctx, ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return m.Descriptor(), nil
+}
+
+// Manifest: local content wins; then the cache (a tag revalidated once its
+// TTL has passed); then the upstream.
+func (r *Repo) Manifest(ctx context.Context, ref string) (*storage.Manifest, error) {
+	m, err := r.local.Manifest(ctx, ref)
+	if !errors.Is(err, storage.ErrManifestUnknown) {
+		return m, err
+	}
+	return r.remote(ctx, ref)
+}
+
+func (r *Repo) remote(ctx context.Context, ref string) (*storage.Manifest, error) {
+	if !r.ns.fetching() {
+		return nil, r.ns.miss(storage.ErrManifestUnknown)
+	}
+	if _, err := digest.Parse(ref); err == nil {
+		if r.cache != nil {
+			if m, err := r.cache.Manifest(ctx, ref); !errors.Is(err, storage.ErrManifestUnknown) {
+				return m, err
+			}
+		}
+		return r.fetchManifest(ctx, ref)
+	}
+	if r.cache == nil {
+		return r.fetchManifest(ctx, ref)
+	}
+	desc, updated, err := r.cache.TagStat(ctx, ref)
+	if errors.Is(err, storage.ErrManifestUnknown) {
+		return r.fetchManifest(ctx, ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.ns.opts.Now().Sub(updated) < r.ns.opts.TagTTL {
+		return r.cachedManifest(ctx, desc)
+	}
+	return r.revalidate(ctx, ref, desc)
+}
+
+func (r *Repo) cachedManifest(ctx context.Context, desc ocispec.Descriptor) (*storage.Manifest, error) {
+	m, err := r.cache.Manifest(ctx, desc.Digest.String())
+	if errors.Is(err, storage.ErrManifestUnknown) {
+		// The tag outlived its manifest (evicted): fetch it again.
+		return r.fetchManifest(ctx, desc.Digest.String())
+	}
+	return m, err
+}
+
+// fetchManifest asks the upstream, once for all concurrent callers, and
+// caches the answer under ref.
+func (r *Repo) fetchManifest(ctx context.Context, ref string) (*storage.Manifest, error) {
+	v, err, _ := r.ns.flights.Do("manifest "+r.path+":"+ref, func() (any, error) {
+		// Detached: the first caller leaving must not fail the others.
+		ctx := context.WithoutCancel(ctx)
+		um, err := r.ns.up.Manifest(ctx, r.path, ref)
+		if err != nil {
+			return nil, err
+		}
+		m := &storage.Manifest{Digest: um.Digest, MediaType: um.MediaType, Data: um.Data}
+		r.keep(ctx, m, ref)
+		return m, nil
+	})
+	if err != nil {
+		return nil, r.ns.fromUpstream(err, storage.ErrManifestUnknown)
+	}
+	return v.(*storage.Manifest), nil
+}
+
+// keep caches m, tagged ref when ref is a tag. Manifests shadowreg cannot
+// parse (Docker schema 1) are served but not kept.
+func (r *Repo) keep(ctx context.Context, m *storage.Manifest, ref string) {
+	if r.cache == nil {
+		return
+	}
+	p, err := storage.ParseManifest(m.MediaType, m.Data)
+	if err != nil {
+		r.ns.log.Info("not caching an upstream manifest shadowreg cannot parse", "repo", r.path, "ref", ref, "err", err)
+		return
+	}
+	var tags []string
+	if _, err := digest.Parse(ref); err != nil {
+		tags = append(tags, ref)
+	}
+	if err := r.cache.PutManifest(ctx, m, p, tags...); err != nil {
+		r.ns.log.Warn("caching a manifest failed", "repo", r.path, "ref", ref, "err", err)
+	}
+}
+
+// revalidate checks a cached tag against the upstream with a HEAD: the same
+// digest renews it, another fetches the new manifest, a 404 drops it, and an
+// unreachable upstream leaves the cached one served, stale.
+func (r *Repo) revalidate(ctx context.Context, tag string, cached ocispec.Descriptor) (*storage.Manifest, error) {
+	v, err, _ := r.ns.flights.Do("revalidate "+r.path+":"+tag, func() (any, error) {
+		ctx := context.WithoutCancel(ctx)
+		head, err := r.ns.up.ManifestHead(ctx, r.path, tag)
+		switch {
+		case err == nil && head.Digest == cached.Digest:
+			if err := r.cache.Tag(ctx, tag, cached); err != nil {
+				r.ns.log.Warn("renewing a cached tag failed", "repo", r.path, "tag", tag, "err", err)
+			}
+			return r.cachedManifest(ctx, cached)
+		case err == nil:
+			return r.fetchManifest(ctx, tag)
+		case errors.Is(err, upstream.ErrNotFound):
+			if err := r.cache.DeleteTag(ctx, tag); err != nil && !errors.Is(err, storage.ErrManifestUnknown) {
+				r.ns.log.Warn("dropping a cached tag failed", "repo", r.path, "tag", tag, "err", err)
+			}
+			return nil, r.ns.fromUpstream(err, storage.ErrManifestUnknown)
+		case errors.Is(err, context.Canceled):
+			return nil, err
+		}
+		r.ns.log.Warn("upstream unreachable: serving the cached tag stale", "repo", r.path, "tag", tag,
+			"digest", cached.Digest, "err", err)
+		return r.cachedManifest(ctx, cached)
+	})
+	if err != nil {
+		var miss *missError
+		if errors.As(err, &miss) {
+			return nil, err
+		}
+		return nil, r.ns.fromUpstream(err, storage.ErrManifestUnknown)
+	}
+	return v.(*storage.Manifest), nil
+}
