@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/storage"
 )
 
@@ -83,7 +84,15 @@ func asError(err error) *Error {
 	var inv *storage.ManifestInvalidError
 	var mbu *storage.ManifestBlobUnknownError
 	var coded interface{ OCIError() (int, string, string) }
+	var denied *auth.Error
 	switch {
+	case errors.As(err, &denied):
+		e := errorf(denied.Code, "%s", denied.Message)
+		e.Status = denied.Status
+		if denied.Challenge != "" {
+			e.withHeader("WWW-Authenticate", denied.Challenge)
+		}
+		return e
 	case errors.As(err, &coded):
 		// Errors that explain themselves (a miss that names the upstream,
 		// an upstream failure) keep their own code, status and message.

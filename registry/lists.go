@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/storage"
 )
 
@@ -79,6 +80,16 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request, _ route) error 
 	repos, err := s.opts.Resolver.Catalog(r.Context(), r)
 	if err != nil {
 		return err
+	}
+	if id := IdentityFrom(r.Context()); id != nil {
+		// A user limited to some name prefixes sees only those.
+		kept := repos[:0]
+		for _, name := range repos {
+			if id.Permits(auth.Repository(name, auth.ActionPull)) {
+				kept = append(kept, name)
+			}
+		}
+		repos = kept
 	}
 	if repos, err = paginate(w, r, repos); err != nil {
 		return err

@@ -4,11 +4,15 @@
 package registry
 
 import (
+	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shadowreg/shadowreg/registry/auth"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,24 +37,27 @@ type Options struct {
 	RedirectBlobs bool
 	// Authorizer checks every request; nil leaves the registry open.
 	Authorizer Authorizer
-	// Mounts adds handlers outside /v2/ (the token endpoint, the buildset
-	// API), keyed by path prefix.
-	Mounts map[string]http.Handler
+	// Handlers adds handlers outside /v2/ (the token endpoint, the
+	// buildset API), keyed by chi pattern ("/auth/token", "/shadowreg/v1/*").
+	Handlers map[string]http.Handler
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
-// Authorizer decides whether a request may do what it asks. It returns nil,
-// or an *Error (UNAUTHORIZED with a WWW-Authenticate challenge, DENIED).
+// Authorizer decides whether a request may do what it asks: nil and the
+// caller's identity, or an *auth.Error (401 with a challenge, 403).
+// *auth.Service implements it.
 type Authorizer interface {
-	Authorize(r *http.Request, needs []Access) error
+	Authorize(r *http.Request, want []auth.Access) (*auth.Identity, error)
 }
 
-// Access is one permission a request needs: an action on a repository (by
-// its name as the client wrote it), or on the catalog when Name is "".
-type Access struct {
-	Name   string
-	Action string // "pull", "push", "delete"; "*" for the catalog
+type identityKey struct{}
+
+// IdentityFrom returns who the request was authorized as; nil when the
+// registry runs without auth.
+func IdentityFrom(ctx context.Context) *auth.Identity {
+	id, _ := ctx.Value(identityKey{}).(*auth.Identity)
+	return id
 }
 
 // Server is the HTTP side of shadowreg.
@@ -81,13 +88,8 @@ func New(opts Options) *Server {
 		r.Handle("/metrics", promhttp.HandlerFor(opts.Metrics, promhttp.HandlerOpts{}))
 	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	prefixes := make([]string, 0, len(opts.Mounts))
-	for p := range opts.Mounts {
-		prefixes = append(prefixes, p)
-	}
-	slices.Sort(prefixes)
-	for _, p := range prefixes {
-		r.Mount(p, opts.Mounts[p])
+	for _, p := range slices.Sorted(maps.Keys(opts.Handlers)) {
+		r.Handle(p, opts.Handlers[p])
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf("NOT_FOUND", "no such endpoint: %s %s", r.Method, r.URL.Path))
@@ -120,10 +122,12 @@ func (s *Server) v2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.opts.Authorizer != nil {
-		if err := s.opts.Authorizer.Authorize(r, needs); err != nil {
+		id, err := s.opts.Authorizer.Authorize(r, needs)
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 	}
 	if err := h(w, r, rt); err != nil {
 		s.fail(w, r, err)
@@ -142,11 +146,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // handlerFor picks the handler for a route and method, with the access the
 // request needs: pull to read, push to write, delete to delete; a mount also
 // needs pull on the repository it mounts from.
-func (s *Server) handlerFor(r *http.Request, rt route) (handlerFunc, []Access) {
+func (s *Server) handlerFor(r *http.Request, rt route) (handlerFunc, []auth.Access) {
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
-	pull := []Access{{Name: rt.name, Action: "pull"}}
-	push := []Access{{Name: rt.name, Action: "pull"}, {Name: rt.name, Action: "push"}}
-	del := []Access{{Name: rt.name, Action: "delete"}}
+	pull := []auth.Access{auth.Repository(rt.name, auth.ActionPull)}
+	push := []auth.Access{auth.Repository(rt.name, auth.ActionPull, auth.ActionPush)}
+	del := []auth.Access{auth.Repository(rt.name, auth.ActionDelete)}
 	switch rt.kind {
 	case routeBase:
 		if read {
@@ -154,7 +158,7 @@ func (s *Server) handlerFor(r *http.Request, rt route) (handlerFunc, []Access) {
 		}
 	case routeCatalog:
 		if read {
-			return s.catalog, []Access{{Action: "*"}}
+			return s.catalog, []auth.Access{auth.Catalog()}
 		}
 	case routeTags:
 		if read {
@@ -174,7 +178,7 @@ func (s *Server) handlerFor(r *http.Request, rt route) (handlerFunc, []Access) {
 	case routeUploads:
 		if r.Method == http.MethodPost {
 			if from := r.URL.Query().Get("from"); from != "" && r.URL.Query().Get("mount") != "" {
-				push = append(push, Access{Name: from, Action: "pull"})
+				push = append(push, auth.Repository(from, auth.ActionPull))
 			}
 			return s.uploadStart, push
 		}

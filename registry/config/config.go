@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/shadowreg/shadowreg/registry/auth"
 	"gopkg.in/yaml.v3"
 )
 
@@ -29,6 +31,9 @@ data-dir: ./shadowreg-data
 type Config struct {
 	// Listen is the address the registry serves on, host:port.
 	Listen string `yaml:"listen"`
+	// PublicURL is how clients reach the registry (scheme://host[:port]);
+	// the token realm is built from it. Empty: from each request's Host.
+	PublicURL string `yaml:"public-url"`
 	// DataDir is the filesystem storage root.
 	DataDir string `yaml:"data-dir"`
 	// TLSCert and TLSKey switch the listener to HTTPS.
@@ -38,6 +43,8 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Limits bound what clients may send.
 	Limits Limits `yaml:"limits"`
+	// Auth turns authentication on; nil leaves the registry open.
+	Auth *auth.Config `yaml:"auth"`
 	// Upstreams maps namespaces (docker.io, quay.io, …) to the registries
 	// their misses fall through to.
 	Upstreams map[string]Upstream `yaml:"upstreams"`
@@ -141,6 +148,17 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("public-url: %q is not scheme://host[:port], for example https://registry.example.com:5000", c.PublicURL)
+		}
+	}
+	if c.Auth != nil {
+		if err := c.Auth.Validate(); err != nil {
+			return err
+		}
 	}
 	if err := c.validateUpstreams(); err != nil {
 		return err

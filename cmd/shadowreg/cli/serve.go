@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/shadowreg/shadowreg/registry"
+	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/registry/config"
 	"github.com/shadowreg/shadowreg/registry/shadow"
 	"github.com/shadowreg/shadowreg/registry/upstream"
@@ -89,12 +91,26 @@ func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	srv := registry.New(registry.Options{
+	opts := registry.Options{
 		Resolver:         registry.NewRouter(store, namespaces, shadow.Options{Logger: log}),
 		Logger:           log,
 		Metrics:          reg,
 		MaxManifestBytes: c.Limits.MaxManifestBytes,
-	})
+		Handlers:         map[string]http.Handler{},
+	}
+	if c.Auth != nil {
+		svc, err := auth.New(*c.Auth, auth.Options{PublicURL: c.PublicURL, Logger: log})
+		if err != nil {
+			return err
+		}
+		opts.Authorizer = svc
+		opts.Handlers[auth.TokenPath] = svc.TokenHandler()
+		log.Info("auth on: Docker token flow", "realm", cmp.Or(c.PublicURL, "<request host>")+auth.TokenPath,
+			"users", len(c.Auth.Users), "anonymous", cmp.Or(c.Auth.Anonymous, auth.AnonymousNone))
+	} else {
+		log.Warn("auth off: anyone who can reach the registry can push, pull and delete; add an auth section to restrict it")
+	}
+	srv := registry.New(opts)
 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -164,16 +180,9 @@ func newNamespaces(c *config.Config, store *storage.Store, log *slog.Logger, reg
 			Cache: u.Caching(), TagTTL: u.TagTTLOrDefault(), NoFetch: !u.Fetching(),
 			SpoolDir: c.SpoolDir, Logger: log,
 		})
-		log.Info("upstream configured", "namespace", ns, "url", u.URL, "cache", u.Caching(), "on-miss", cmpOr(u.OnMiss, "fetch"))
+		log.Info("upstream configured", "namespace", ns, "url", u.URL, "cache", u.Caching(), "on-miss", cmp.Or(u.OnMiss, "fetch"))
 	}
 	return out, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func newLogger(c config.Log) *slog.Logger {
