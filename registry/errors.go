@@ -85,6 +85,7 @@ func asError(err error) *Error {
 	var mbu *storage.ManifestBlobUnknownError
 	var coded interface{ OCIError() (int, string, string) }
 	var denied *auth.Error
+	var quota *storage.QuotaExceededError
 	switch {
 	case errors.As(err, &denied):
 		e := errorf(denied.Code, "%s", denied.Message)
@@ -100,6 +101,9 @@ func asError(err error) *Error {
 		e := errorf(code, "%s", msg)
 		e.Status = status
 		return e
+	case errors.As(err, &quota):
+		return errorf("DENIED", "%v", quota).withDetail(map[string]int64{
+			"used": quota.Used, "allowed": quota.Allowed, "adding": quota.Adding})
 	case errors.Is(err, storage.ErrBlobUnknown):
 		return errorf("BLOB_UNKNOWN", "blob unknown to the repository")
 	case errors.Is(err, storage.ErrManifestUnknown):

@@ -114,6 +114,19 @@ func (r *Repo) BlobMount(ctx context.Context, d digest.Digest, from *Repo) (ocis
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	if err := r.s.admit(ctx, r.writeArea(), r.name, d, desc.Size); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	release := r.s.guard.hold()
+	defer release()
+	// Under the guard, make sure the content is still there: a collection
+	// may have swept it between the stat and now.
+	if ok, err := r.s.BlobExists(ctx, d); err != nil || !ok {
+		if err == nil {
+			err = ErrBlobUnknown
+		}
+		return ocispec.Descriptor{}, err
+	}
 	if err := r.linkBlob(ctx, d); err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -133,6 +146,8 @@ func (r *Repo) ImportBlob(ctx context.Context, d digest.Digest, f *os.File) (oci
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	release := r.s.guard.hold()
+	defer release()
 	if a, ok := r.s.d.(driver.Adopter); ok {
 		err = a.Adopt(ctx, f, blobPath(d))
 	} else {
@@ -173,7 +188,9 @@ func (s *Store) copyIn(ctx context.Context, f *os.File, dst string) error {
 	return s.d.Move(ctx, tmp, dst)
 }
 
-// linkBlob records that the repository holds blob d.
+// linkBlob records that the repository holds blob d. Callers hold the
+// collection guard (gcGuard).
 func (r *Repo) linkBlob(ctx context.Context, d digest.Digest) error {
+	r.s.guard.note(d)
 	return r.s.d.PutContent(ctx, blobLinkPath(r.writeArea(), r.name, d), nil)
 }

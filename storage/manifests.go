@@ -127,6 +127,15 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 			return fmt.Errorf("invalid tag %q", t)
 		}
 	}
+	if err := r.s.admit(ctx, r.writeArea(), r.name, m.Digest, int64(len(m.Data))); err != nil {
+		return err
+	}
+	release := r.s.guard.hold()
+	defer release()
+	r.s.guard.note(m.Digest)
+	if err := r.linkReferences(ctx, p); err != nil {
+		return err
+	}
 	// Always written, even when present: it refreshes the bytes for the
 	// garbage collector's grace period, and manifests are small.
 	if err := r.s.d.PutContent(ctx, blobPath(m.Digest), m.Data); err != nil {
@@ -152,6 +161,42 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 		}
 	}
 	r.s.cache.put(m.Digest, m.Data)
+	return nil
+}
+
+// linkReferences makes the write area name what a manifest references and
+// the store holds: blobs, and an index's child manifests. The manifest was
+// accepted because the repository's areas could serve them, perhaps from a
+// parent buildset; linking them here keeps the manifest whole when that
+// parent goes, and tells the collector they are in use.
+func (r *Repo) linkReferences(ctx context.Context, p *Parsed) error {
+	area := r.writeArea()
+	for _, b := range p.RequiredBlobs() {
+		r.s.guard.note(b.Digest)
+		if _, err := r.s.d.Stat(ctx, blobLinkPath(area, r.name, b.Digest)); err == nil {
+			continue
+		}
+		if ok, err := r.s.BlobExists(ctx, b.Digest); err != nil || !ok {
+			continue // only upstream has it: reads fall through for it
+		}
+		if err := r.linkBlob(ctx, b.Digest); err != nil {
+			return err
+		}
+	}
+	for _, c := range p.Manifests {
+		r.s.guard.note(c.Digest)
+		if _, err := r.s.d.Stat(ctx, manifestLinkPath(area, r.name, c.Digest)); err == nil {
+			continue
+		}
+		desc, err := r.ManifestStat(ctx, c.Digest.String())
+		if err != nil {
+			continue // served from elsewhere (the cache, upstream)
+		}
+		link, _ := json.Marshal(manifestLink{MediaType: desc.MediaType, Size: desc.Size})
+		if err := r.s.d.PutContent(ctx, manifestLinkPath(area, r.name, c.Digest), link); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -45,6 +45,9 @@ type Options struct {
 	// disables it.
 	ManifestCacheBytes int64
 	Logger             *slog.Logger
+	// Quota returns an area's quota in bytes (0 or less: none). Buildsets
+	// have quotas; nil means no area has one.
+	Quota func(ctx context.Context, area string) (int64, error)
 }
 
 // Store is the content store on one driver.
@@ -54,6 +57,10 @@ type Store struct {
 	log     *slog.Logger
 	cache   *manifestCache
 	uploads keyedMutex
+	guard   gcGuard
+	usage   usageCache
+	quota   func(ctx context.Context, area string) (int64, error)
+	touched touchLog
 }
 
 // New returns a store on d.
@@ -68,7 +75,7 @@ func New(d driver.Driver, opts Options) *Store {
 	if size == 0 {
 		size = 64 << 20
 	}
-	return &Store{d: d, now: opts.Now, log: opts.Logger, cache: newManifestCache(size)}
+	return &Store{d: d, now: opts.Now, log: opts.Logger, cache: newManifestCache(size), quota: opts.Quota}
 }
 
 // Driver returns the driver the store writes to.

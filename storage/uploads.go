@@ -199,6 +199,12 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (ocispec.Descripto
 		}
 		return ocispec.Descriptor{}, err
 	}
+	if err := u.s.admit(ctx, u.state.Area, u.state.Repo, d, u.state.Offset); err != nil {
+		u.remove(ctx)
+		return ocispec.Descriptor{}, err
+	}
+	release := u.s.guard.hold()
+	defer release()
 	// Moving over content that is already there (the same blob pushed twice
 	// at once) replaces it with identical bytes: harmless, and it refreshes
 	// the blob for the garbage collector's grace period.

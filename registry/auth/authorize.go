@@ -79,7 +79,7 @@ func (s *Service) authorizeToken(r *http.Request, want []Access, raw string) (*I
 	// A token outlives the configuration it was issued under (a restart
 	// with the same secret): it is honoured only while its subject still
 	// exists, or anonymous access is still open.
-	if a, ok := s.passwords.users[c.Subject]; ok {
+	if a, ok := s.passwords.lookup(c.Subject); ok && c.Subject != "" {
 		id.policy = a.policy
 	} else if id.Anonymous && s.cfg.Anonymous == AnonymousRead {
 		id.policy = anonymousPolicy

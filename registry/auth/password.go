@@ -28,9 +28,17 @@ const (
 	unknownUser         // no such user here (docker sends its Docker Hub login to every mirror)
 )
 
+// UserSource supplies users that are not in the configuration, looked up
+// by name when a request names them: the credentials of buildsets, which are
+// created and deleted while the registry runs.
+type UserSource interface {
+	User(name string) (User, bool)
+}
+
 // passwords checks user names and passwords in constant time.
 type passwords struct {
-	users map[string]*account
+	users  map[string]*account
+	source UserSource // nil: configured users only
 
 	// dummy is compared when the user does not exist, so that the answer
 	// takes as long as for a user that does and user names cannot be found
@@ -79,9 +87,28 @@ func newPasswords(users []User) *passwords {
 	return p
 }
 
+// lookup finds a configured user, else one from the source.
+func (p *passwords) lookup(name string) (*account, bool) {
+	if a, ok := p.users[name]; ok {
+		return a, true
+	}
+	if p.source == nil {
+		return nil, false
+	}
+	u, ok := p.source.User(name)
+	if !ok {
+		return nil, false
+	}
+	a := &account{User: u, policy: newPolicy(u), hashed: isBcrypt(u.Password)}
+	if !a.hashed {
+		a.plain = sha256.Sum256([]byte(u.Password))
+	}
+	return a, true
+}
+
 // check returns the account of name when password is right.
 func (p *passwords) check(name, password string) (*account, outcome) {
-	a, ok := p.users[name]
+	a, ok := p.lookup(name)
 	if !ok {
 		p.dummy().matches(password, nil)
 		return nil, unknownUser

@@ -41,6 +41,10 @@ type Options struct {
 	// Logger receives authentication failures (Info) and grants (Debug),
 	// never a password, secret or token. Discarded when nil.
 	Logger *slog.Logger
+
+	// Users supplies users beyond the configured ones (buildset
+	// credentials); nil for none.
+	Users UserSource
 }
 
 // Service authenticates clients, issues tokens and authorizes requests.
@@ -73,6 +77,7 @@ func New(cfg Config, opts Options) (*Service, error) {
 		signer:    sig,
 		passwords: newPasswords(cfg.Users),
 	}
+	s.passwords.source = opts.Users
 	if s.publicURL != "" && !strings.HasPrefix(s.publicURL, "http://") && !strings.HasPrefix(s.publicURL, "https://") {
 		return nil, fmt.Errorf("auth: public URL %q must start with http:// or https://", opts.PublicURL)
 	}

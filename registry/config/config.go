@@ -48,6 +48,10 @@ type Config struct {
 	// Upstreams maps namespaces (docker.io, quay.io, …) to the registries
 	// their misses fall through to.
 	Upstreams map[string]Upstream `yaml:"upstreams"`
+	// Buildsets configures per-buildset areas.
+	Buildsets Buildsets `yaml:"buildsets"`
+	// GC configures garbage collection.
+	GC GC `yaml:"gc"`
 	// SpoolDir holds blobs being fetched from upstreams when the storage
 	// cannot adopt local files (S3); default: the system's temp folder.
 	SpoolDir string `yaml:"spool-dir"`
@@ -114,10 +118,13 @@ func Parse(name string, data []byte) (*Config, error) {
 
 func defaults() *Config {
 	return &Config{
-		Listen:  "127.0.0.1:5000",
-		DataDir: "./shadowreg-data",
-		Log:     Log{Level: "info", Format: "text"},
-		Limits:  Limits{MaxManifestBytes: 4 << 20},
+		Listen:    "127.0.0.1:5000",
+		DataDir:   "./shadowreg-data",
+		Log:       Log{Level: "info", Format: "text"},
+		Limits:    Limits{MaxManifestBytes: 4 << 20},
+		Buildsets: Buildsets{Prefix: "buildsets", DefaultTTL: Duration(24 * time.Hour)},
+		GC: GC{Interval: Duration(time.Hour), Grace: Duration(time.Hour),
+			UploadMaxAge: Duration(24 * time.Hour)},
 	}
 }
 
@@ -159,6 +166,9 @@ func (c *Config) Validate() error {
 		if err := c.Auth.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.validateBuildsets(); err != nil {
+		return err
 	}
 	if err := c.validateUpstreams(); err != nil {
 		return err

@@ -129,7 +129,7 @@ func newEnv(t *testing.T, opts shadow.Options) *env {
 	// Fetches outlive the clients that started them: let them finish
 	// before the test's folders are removed.
 	t.Cleanup(func() { ns.Drain(context.Background()) })
-	router := registry.NewRouter(e.store, map[string]*shadow.Namespace{"docker.io": ns}, shadow.Options{})
+	router := registry.NewRouter(e.store, map[string]*shadow.Namespace{"docker.io": ns}, registry.RouterOptions{})
 	e.srv = httptest.NewServer(registry.New(registry.Options{Resolver: router}))
 	t.Cleanup(e.srv.Close)
 	return e

@@ -42,6 +42,9 @@ func (r *Repo) remote(ctx context.Context, ref string) (*storage.Manifest, error
 	if _, err := digest.Parse(ref); err == nil {
 		if r.cache != nil {
 			if m, err := r.cache.Manifest(ctx, ref); !errors.Is(err, storage.ErrManifestUnknown) {
+				if err == nil {
+					r.cache.TouchManifest(ctx, m.Digest)
+				}
 				return m, err
 			}
 		}
@@ -68,6 +71,9 @@ func (r *Repo) cachedManifest(ctx context.Context, desc ocispec.Descriptor) (*st
 	if errors.Is(err, storage.ErrManifestUnknown) {
 		// The tag outlived its manifest (evicted): fetch it again.
 		return r.fetchManifest(ctx, desc.Digest.String())
+	}
+	if err == nil {
+		r.cache.TouchManifest(ctx, m.Digest)
 	}
 	return m, err
 }

@@ -31,6 +31,9 @@ func (r *Repo) BlobStat(ctx context.Context, d digest.Digest) (ocispec.Descripto
 	}
 	if r.cache != nil {
 		if desc, err := r.cache.BlobStat(ctx, d); !errors.Is(err, storage.ErrBlobUnknown) {
+			if err == nil {
+				r.cache.TouchBlob(ctx, d)
+			}
 			return desc, err
 		}
 	}
@@ -57,6 +60,9 @@ func (r *Repo) BlobOpen(ctx context.Context, d digest.Digest) (storage.Blob, err
 	}
 	if r.cache != nil {
 		if b, err := r.cache.BlobOpen(ctx, d); !errors.Is(err, storage.ErrBlobUnknown) {
+			if err == nil {
+				r.cache.TouchBlob(ctx, d)
+			}
 			return b, err
 		}
 	}

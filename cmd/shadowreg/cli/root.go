@@ -33,6 +33,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newCertCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newBuildsetCmd(), newPruneCmd(), newCertCmd(), newVersionCmd())
 	return root
 }

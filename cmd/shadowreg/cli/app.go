@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/shadowreg/shadowreg/registry"
+	"github.com/shadowreg/shadowreg/registry/auth"
+	"github.com/shadowreg/shadowreg/registry/buildset"
+	"github.com/shadowreg/shadowreg/registry/config"
+	"github.com/shadowreg/shadowreg/registry/shadow"
+	"github.com/shadowreg/shadowreg/registry/upstream"
+	"github.com/shadowreg/shadowreg/storage"
+	"github.com/shadowreg/shadowreg/storage/driver/filesystem"
+)
+
+// app is a shadowreg assembled from its configuration: the one place where
+// the packages are wired together (cmd → registry → auth, buildsets,
+// upstreams → storage).
+type app struct {
+	cfg        *config.Config
+	log        *slog.Logger
+	store      *storage.Store
+	buildsets  *buildset.Manager
+	namespaces map[string]*shadow.Namespace
+	collect    storage.CollectOptions
+	metrics    *prometheus.Registry
+}
+
+func newApp(c *config.Config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: c, log: log, metrics: prometheus.NewRegistry()}
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	drv, err := filesystem.New(c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data-dir: %w", err)
+	}
+	// The store asks the buildsets for quotas; the buildsets are built on the
+	// store: the closure ties the knot.
+	a.store = storage.New(drv, storage.Options{Logger: log, Quota: func(ctx context.Context, area string) (int64, error) {
+		return a.buildsets.Quota(ctx, area)
+	}})
+	a.buildsets = buildset.NewManager(a.store, buildset.Options{DefaultTTL: time.Duration(c.Buildsets.DefaultTTL), Logger: log})
+	if a.namespaces, err = a.newNamespaces(); err != nil {
+		return nil, err
+	}
+	a.collect = storage.CollectOptions{
+		Grace: time.Duration(c.GC.Grace), UploadMaxAge: time.Duration(c.GC.UploadMaxAge),
+		CacheMaxAge: time.Duration(c.GC.CacheMaxAge), CacheMaxBytes: int64(c.GC.CacheMaxBytes),
+	}
+	return a, nil
+}
+
+// newNamespaces builds the fall-through of every configured upstream.
+func (a *app) newNamespaces() (map[string]*shadow.Namespace, error) {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shadowreg_upstream_requests_total", Help: "HTTP requests sent to upstream registries.",
+	}, []string{"namespace", "op", "code"})
+	a.metrics.MustRegister(requests)
+	counter := upstream.CounterFunc(func(ns, op, code string) { requests.WithLabelValues(ns, op, code).Inc() })
+	out := map[string]*shadow.Namespace{}
+	for name, u := range a.cfg.Upstreams {
+		ns := config.NormalizeNamespace(name)
+		var up shadow.Upstream
+		if u.URL != "" {
+			client, err := upstream.New(ns, u.Config, upstream.Options{Logger: a.log, Requests: counter,
+				UserAgent: "shadowreg/" + Version()})
+			if err != nil {
+				return nil, err
+			}
+			up = client
+		}
+		out[ns] = shadow.NewNamespace(ns, a.store, up, shadow.Options{
+			Cache: u.Caching(), TagTTL: u.TagTTLOrDefault(), NoFetch: !u.Fetching(),
+			SpoolDir: a.cfg.SpoolDir, Logger: a.log,
+		})
+		a.log.Info("upstream configured", "namespace", ns, "url", u.URL, "cache", u.Caching(), "on-miss", cmp.Or(u.OnMiss, "fetch"))
+	}
+	return out, nil
+}
+
+// handler builds the HTTP side: the registry, the token endpoint and the
+// admin API.
+func (a *app) handler() (http.Handler, error) {
+	opts := registry.Options{
+		Resolver: registry.NewRouter(a.store, a.namespaces, registry.RouterOptions{
+			Local: shadow.Options{Logger: a.log}, Buildsets: a.buildsets,
+			Prefix: a.cfg.Buildsets.Prefix, Implicit: a.cfg.Buildsets.Implicit,
+		}),
+		Logger:           a.log,
+		Metrics:          a.metrics,
+		MaxManifestBytes: a.cfg.Limits.MaxManifestBytes,
+		Handlers:         map[string]http.Handler{},
+	}
+	if c := a.cfg.Auth; c != nil {
+		svc, err := auth.New(*c, auth.Options{PublicURL: a.cfg.PublicURL, Logger: a.log, Users: a.buildsets})
+		if err != nil {
+			return nil, err
+		}
+		opts.Authorizer = svc
+		opts.Handlers[auth.TokenPath] = svc.TokenHandler()
+		a.log.Info("auth on: Docker token flow", "realm", cmp.Or(a.cfg.PublicURL, "<request host>")+auth.TokenPath,
+			"users", len(c.Users), "anonymous", cmp.Or(c.Anonymous, auth.AnonymousNone))
+	} else {
+		a.log.Warn("auth off: anyone who can reach the registry can push, pull and delete; add an auth section to restrict it")
+	}
+	opts.Handlers[registry.AdminPrefix+"/*"] = registry.NewAdmin(registry.AdminOptions{
+		Buildsets: a.buildsets, Store: a.store, Collect: a.collect, Authorizer: opts.Authorizer,
+	})
+	return registry.New(opts), nil
+}
+
+// collectEvery runs garbage collection on the configured schedule until ctx
+// ends.
+func (a *app) collectEvery(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := a.buildsets.Collect(ctx, a.collect); err != nil && ctx.Err() == nil {
+				a.log.Error("garbage collection failed", "err", err)
+			}
+		}
+	}
+}
+
+// drain lets blob fetches in flight finish, so downloads under way are
+// cached rather than wasted, within ctx.
+func (a *app) drain(ctx context.Context) {
+	for _, ns := range a.namespaces {
+		if err := ns.Drain(ctx); err != nil {
+			a.log.Warn("shutting down with upstream fetches unfinished", "namespace", ns.Name(), "err", err)
+		}
+	}
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,375 @@
+// Package buildset manages buildsets: named areas of the store, one per CI
+// buildset, each able to sit on top of the buildsets of the changes ahead of
+// it. A buildset's reads fall through its own area, then its parents' (in
+// order, transitively), then the shared area; its writes stay in its own.
+// Nothing is copied: areas name shared, content-addressed bytes.
+//
+// A buildset's metadata is one small JSON object in the store, so replicas
+// sharing a bucket share their buildsets.
+package buildset
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shadowreg/shadowreg/registry/auth"
+	"github.com/shadowreg/shadowreg/storage"
+	"github.com/shadowreg/shadowreg/storage/driver"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Errors of the manager.
+var (
+	ErrNotFound = errors.New("buildset not found")
+	ErrExists   = errors.New("buildset exists")
+	ErrInvalid  = errors.New("invalid buildset")
+)
+
+// Buildset is one buildset's metadata.
+type Buildset struct {
+	ID       string    `json:"id"`
+	Parents  []string  `json:"parents"`           // in the order reads fall through them
+	Created  time.Time `json:"created"`           //
+	Expires  time.Time `json:"expires,omitzero"`  // zero: never
+	Quota    int64     `json:"quota,omitempty"`   // bytes; 0: none
+	Promoted time.Time `json:"promoted,omitzero"` // last promotion into the shared area
+	Secret   string    `json:"secret,omitempty"`  // bcrypt hash of the buildset's password
+}
+
+// Username is the user name of a buildset's credentials.
+func Username(id string) string { return userPrefix + id }
+
+const userPrefix = "buildset-"
+
+// Area is the store area holding a buildset's content.
+func Area(id string) string { return "bs." + id }
+
+var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// ValidID reports whether id can name a buildset: lower case letters,
+// digits, ".", "_" and "-", starting with a letter or digit, at most 64
+// characters (Zuul's buildset UUIDs are 32 hex digits).
+func ValidID(id string) bool { return idRE.MatchString(id) }
+
+// Spec is what a buildset is created with.
+type Spec struct {
+	ID      string
+	Parents []string
+	TTL     time.Duration // 0: Options.DefaultTTL; negative: never expires
+	Quota   int64         // bytes; 0: none
+}
+
+// Options tune a Manager.
+type Options struct {
+	// DefaultTTL is a buildset's time to live when its creator gives none.
+	DefaultTTL time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Manager creates, finds and deletes buildsets.
+type Manager struct {
+	store *storage.Store
+	d     driver.Driver
+	opts  Options
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	cache map[string]cached // recent metadata reads, so a request does not cost a read
+}
+
+type cached struct {
+	b  *Buildset // nil: known not to exist
+	at time.Time
+}
+
+// cacheFor is how long metadata read from the store is trusted. Creating or
+// deleting through this process takes effect at once; through another
+// replica, within this long.
+const cacheFor = 2 * time.Second
+
+const metaRoot = "buildsets"
+
+func metaPath(id string) string { return path.Join(metaRoot, id) }
+
+// NewManager returns the buildsets of store.
+func NewManager(store *storage.Store, opts Options) *Manager {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.DefaultTTL == 0 {
+		opts.DefaultTTL = 24 * time.Hour
+	}
+	return &Manager{store: store, d: store.Driver(), opts: opts, log: opts.Logger, cache: map[string]cached{}}
+}
+
+// Create makes a buildset and returns it with the password of its
+// credentials (user Username(id)), which is not stored anywhere in clear.
+func (m *Manager) Create(ctx context.Context, spec Spec) (*Buildset, string, error) {
+	if !ValidID(spec.ID) {
+		return nil, "", fmt.Errorf("%w: id %q: use lower case letters, digits, '.', '_' and '-' (at most 64)", ErrInvalid, spec.ID)
+	}
+	if spec.Quota < 0 {
+		return nil, "", fmt.Errorf("%w: quota must not be negative", ErrInvalid)
+	}
+	if _, err := m.read(ctx, spec.ID); err == nil {
+		return nil, "", fmt.Errorf("%w: %s", ErrExists, spec.ID)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, "", err
+	}
+	seen := map[string]bool{}
+	for _, p := range spec.Parents {
+		if p == spec.ID || seen[p] {
+			return nil, "", fmt.Errorf("%w: parent %q given twice or is the buildset itself", ErrInvalid, p)
+		}
+		seen[p] = true
+		if _, err := m.Get(ctx, p); err != nil {
+			return nil, "", fmt.Errorf("parent %q: %w", p, err)
+		}
+	}
+	now := m.opts.Now().UTC()
+	b := &Buildset{ID: spec.ID, Parents: append([]string{}, spec.Parents...), Created: now, Quota: spec.Quota}
+	switch ttl := spec.TTL; {
+	case ttl == 0:
+		b.Expires = now.Add(m.opts.DefaultTTL)
+	case ttl > 0:
+		b.Expires = now.Add(ttl)
+	}
+	password := rand.Text()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, "", err
+	}
+	b.Secret = string(hash)
+	if err := m.write(ctx, b); err != nil {
+		return nil, "", err
+	}
+	m.log.Info("buildset created", "buildset", b.ID, "parents", b.Parents, "expires", b.Expires, "quota", b.Quota)
+	return b, password, nil
+}
+
+func (m *Manager) write(ctx context.Context, b *Buildset) error {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	if err := m.d.PutContent(ctx, metaPath(b.ID), data); err != nil {
+		return err
+	}
+	m.remember(b.ID, b)
+	return nil
+}
+
+// read reads metadata, expired or not.
+func (m *Manager) read(ctx context.Context, id string) (*Buildset, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	m.mu.Lock()
+	c, ok := m.cache[id]
+	m.mu.Unlock()
+	if ok && m.opts.Now().Sub(c.at) < cacheFor {
+		if c.b == nil {
+			return nil, ErrNotFound
+		}
+		return c.b, nil
+	}
+	data, err := m.d.GetContent(ctx, metaPath(id))
+	if errors.Is(err, driver.ErrNotFound) {
+		m.remember(id, nil)
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := &Buildset{}
+	if err := json.Unmarshal(data, b); err != nil {
+		return nil, fmt.Errorf("buildset %s: corrupt metadata: %w", id, err)
+	}
+	m.remember(id, b)
+	return b, nil
+}
+
+func (m *Manager) remember(id string, b *Buildset) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.cache) > 10000 {
+		clear(m.cache)
+	}
+	m.cache[id] = cached{b: b, at: m.opts.Now()}
+}
+
+// Expired reports whether b's time is up.
+func (m *Manager) Expired(b *Buildset) bool {
+	return !b.Expires.IsZero() && !m.opts.Now().Before(b.Expires)
+}
+
+// Get returns a live buildset: ErrNotFound when it does not exist or has
+// expired (the collector deletes it soon).
+func (m *Manager) Get(ctx context.Context, id string) (*Buildset, error) {
+	b, err := m.read(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Expired(b) {
+		return nil, fmt.Errorf("%w (expired at %s)", ErrNotFound, b.Expires.Format(time.RFC3339))
+	}
+	return b, nil
+}
+
+// List returns every buildset, expired ones included, sorted by id.
+func (m *Manager) List(ctx context.Context) ([]*Buildset, error) {
+	paths, err := m.d.List(ctx, metaRoot)
+	if errors.Is(err, driver.ErrNotFound) {
+		return []*Buildset{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := []*Buildset{}
+	for _, p := range paths {
+		b, err := m.read(ctx, path.Base(p))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b *Buildset) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Delete removes a buildset: its metadata first, so it is gone for every
+// request at once, then its area. Content only it referenced is freed by
+// the next garbage collection. Its children fall through to what remains.
+func (m *Manager) Delete(ctx context.Context, id string) error {
+	if _, err := m.read(ctx, id); err != nil {
+		return err
+	}
+	if err := m.d.Delete(ctx, metaPath(id)); err != nil && !errors.Is(err, driver.ErrNotFound) {
+		return err
+	}
+	m.remember(id, nil)
+	if err := m.store.DeleteArea(ctx, Area(id)); err != nil {
+		return err
+	}
+	m.log.Info("buildset deleted", "buildset", id)
+	return nil
+}
+
+// Promote makes a buildset's images visible in the shared area — what
+// happens when its change merges — by copying its links, not its blobs.
+// It returns the number of links copied.
+func (m *Manager) Promote(ctx context.Context, id string) (int, error) {
+	b, err := m.Get(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	n, err := m.store.Promote(ctx, Area(id), storage.SharedArea)
+	if err != nil {
+		return n, err
+	}
+	c := *b
+	c.Promoted = m.opts.Now().UTC()
+	if err := m.write(ctx, &c); err != nil {
+		return n, err
+	}
+	m.log.Info("buildset promoted", "buildset", id, "links", n)
+	return n, nil
+}
+
+// Areas is the order reads of buildset b go through: b, its parents in
+// order (each followed by its own parents), then the shared area. Parents
+// that were deleted or expired are skipped: a child then falls through to
+// the shared area and upstream.
+func (m *Manager) Areas(ctx context.Context, b *Buildset) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(b *Buildset, depth int)
+	walk = func(b *Buildset, depth int) {
+		if seen[b.ID] || depth > 32 {
+			return
+		}
+		seen[b.ID] = true
+		out = append(out, Area(b.ID))
+		for _, p := range b.Parents {
+			if pb, err := m.Get(ctx, p); err == nil {
+				walk(pb, depth+1)
+			}
+		}
+	}
+	walk(b, 0)
+	return append(out, storage.SharedArea)
+}
+
+// ExpiredIDs lists the buildsets whose time is up.
+func (m *Manager) ExpiredIDs(ctx context.Context) ([]string, error) {
+	all, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, b := range all {
+		if m.Expired(b) {
+			out = append(out, b.ID)
+		}
+	}
+	return out, nil
+}
+
+// DeleteMetadata removes the metadata of buildsets whose areas a garbage
+// collection deleted.
+func (m *Manager) DeleteMetadata(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if err := m.d.Delete(ctx, metaPath(id)); err != nil && !errors.Is(err, driver.ErrNotFound) {
+			return err
+		}
+		m.remember(id, nil)
+	}
+	return nil
+}
+
+// Quota is storage.Options.Quota: a buildset area's quota.
+func (m *Manager) Quota(ctx context.Context, area string) (int64, error) {
+	id, ok := strings.CutPrefix(area, "bs.")
+	if !ok {
+		return 0, nil
+	}
+	b, err := m.read(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return b.Quota, nil
+}
+
+// User is auth.UserSource: a buildset's credentials. They may push and pull
+// any name; the registry directs what they push into the buildset.
+func (m *Manager) User(name string) (auth.User, bool) {
+	id, ok := strings.CutPrefix(name, userPrefix)
+	if !ok {
+		return auth.User{}, false
+	}
+	b, err := m.Get(context.Background(), id)
+	if err != nil || b.Secret == "" {
+		return auth.User{}, false
+	}
+	return auth.User{Name: name, Password: b.Secret, Access: auth.AccessWrite, Buildset: id}, true
+}

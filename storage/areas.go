@@ -1,0 +1,99 @@
+package storage
+
+import (
+	"context"
+	"path"
+	"strings"
+
+	"github.com/shadowreg/shadowreg/storage/driver"
+)
+
+// areaRepos is the folder holding an area's repositories.
+func areaRepos(area string) string { return path.Join(areasRoot, area, "repos") }
+
+// Promote makes what area from names visible in area to as well: every link
+// (blobs, manifests, referrers, tags) is copied; the content itself is not,
+// since links name shared bytes. Within each repository the walk reaches
+// _blobs, _manifests and _referrers before _tags, so a tag never names a
+// manifest the target does not hold yet.
+func (s *Store) Promote(ctx context.Context, from, to string) (int, error) {
+	if !ValidArea(from) || !ValidArea(to) {
+		return 0, ErrAreaInvalid
+	}
+	release := s.guard.hold()
+	defer release()
+	src, dst := areaRepos(from)+"/", areaRepos(to)+"/"
+	var tags []driver.FileInfo
+	n := 0
+	copyLink := func(fi driver.FileInfo) error {
+		b, err := s.d.GetContent(ctx, fi.Path)
+		if isNotFound(err) {
+			return nil // deleted while we walked
+		}
+		if err != nil {
+			return err
+		}
+		n++
+		return s.d.PutContent(ctx, dst+strings.TrimPrefix(fi.Path, src), b)
+	}
+	err := s.d.Walk(ctx, areaRepos(from), func(fi driver.FileInfo) error {
+		if strings.Contains(fi.Path, "/_tags/") {
+			tags = append(tags, fi) // last, across all repositories
+			return nil
+		}
+		if d, ok := linkedDigest(fi.Path); ok {
+			s.guard.note(d)
+		}
+		return copyLink(fi)
+	})
+	if err != nil {
+		return n, err
+	}
+	for _, fi := range tags {
+		if err := copyLink(fi); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// DeleteArea removes an area and everything it names. The content it alone
+// referenced goes at the next garbage collection.
+func (s *Store) DeleteArea(ctx context.Context, area string) error {
+	if !ValidArea(area) {
+		return ErrAreaInvalid
+	}
+	s.usage.forget(area)
+	err := s.d.Delete(ctx, areaPath(area))
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// AreaUsage is the size of the distinct content an area names: its blobs and
+// manifests, each counted once however many repositories hold it.
+func (s *Store) AreaUsage(ctx context.Context, area string) (int64, error) {
+	if !ValidArea(area) {
+		return 0, ErrAreaInvalid
+	}
+	seen := map[string]bool{}
+	var total int64
+	err := s.d.Walk(ctx, areaRepos(area), func(fi driver.FileInfo) error {
+		d, ok := linkedDigest(fi.Path)
+		if !ok || seen[d.String()] {
+			return nil
+		}
+		seen[d.String()] = true
+		st, err := s.d.Stat(ctx, blobPath(d))
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		total += st.Size
+		return nil
+	})
+	return total, err
+}

@@ -1,0 +1,270 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/shadowreg/shadowreg/storage/driver"
+)
+
+// CollectOptions tune a garbage collection.
+type CollectOptions struct {
+	// Grace keeps content younger than this even when nothing refers to it
+	// yet: a blob is uploaded before the manifest that names it. Default 1h.
+	Grace time.Duration
+	// UploadMaxAge deletes upload sessions idle for longer. Default 24h.
+	UploadMaxAge time.Duration
+	// CacheMaxAge evicts cached upstream content unused for longer; 0 keeps
+	// it regardless of age.
+	CacheMaxAge time.Duration
+	// CacheMaxBytes evicts the least recently used cached content beyond
+	// this total; 0 sets no limit.
+	CacheMaxBytes int64
+	// DropAreas are deleted whole (expired buildsets).
+	DropAreas []string
+	// DryRun reports what a collection would free, and frees nothing.
+	DryRun bool
+}
+
+// CollectReport says what a collection freed (or, dry, would free).
+type CollectReport struct {
+	DryRun      bool          `json:"dryRun"`
+	Areas       []string      `json:"areas"`       // areas deleted
+	Uploads     int           `json:"uploads"`     // stale upload sessions
+	UploadBytes int64         `json:"uploadBytes"` // their bytes
+	CacheLinks  int           `json:"cacheLinks"`  // cached entries evicted
+	Blobs       int           `json:"blobs"`       // unreferenced blobs and manifests deleted
+	BlobBytes   int64         `json:"blobBytes"`
+	FreedBytes  int64         `json:"freedBytes"` // uploads and blobs
+	Took        time.Duration `json:"took"`
+}
+
+func (o *CollectOptions) defaults() {
+	if o.Grace <= 0 {
+		o.Grace = time.Hour
+	}
+	if o.UploadMaxAge <= 0 {
+		o.UploadMaxAge = 24 * time.Hour
+	}
+}
+
+// Collect runs one garbage collection while the store keeps serving:
+// stale uploads, dropped areas and evicted cache entries go first, then
+// every blob that no link names and no manifest references, once it is
+// older than the grace period. Pushes racing the sweep are safe (gcGuard).
+// A dry run computes exactly what a real one would free at that moment.
+func (s *Store) Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
+	o.defaults()
+	start := s.now()
+	rep := &CollectReport{DryRun: o.DryRun, Areas: []string{}}
+	if err := s.collectUploads(ctx, o, start, rep); err != nil {
+		return nil, err
+	}
+	for _, a := range o.DropAreas {
+		if !ValidArea(a) {
+			return nil, ErrAreaInvalid
+		}
+		if !o.DryRun {
+			if err := s.DeleteArea(ctx, a); err != nil {
+				return nil, err
+			}
+		}
+		rep.Areas = append(rep.Areas, a)
+	}
+	evicted, err := s.cacheEvictions(ctx, o, start)
+	if err != nil {
+		return nil, err
+	}
+	rep.CacheLinks = len(evicted)
+	if !o.DryRun {
+		for _, p := range evicted {
+			if err := s.d.Delete(ctx, p); err != nil && !isNotFound(err) {
+				return nil, err
+			}
+		}
+	}
+
+	s.guard.startRecording()
+	live, err := s.mark(ctx, o, evicted)
+	if err != nil {
+		s.guard.sweep(func(map[digest.Digest]bool) error { return nil })
+		return nil, err
+	}
+	cutoff := start.Add(-o.Grace)
+	err = s.guard.sweep(func(noted map[digest.Digest]bool) error {
+		return s.d.Walk(ctx, blobsRoot, func(fi driver.FileInfo) error {
+			d, ok := blobDigest(fi.Path)
+			if !ok || live[d] || noted[d] || !fi.ModTime.Before(cutoff) {
+				return nil
+			}
+			if !o.DryRun {
+				if err := s.d.Delete(ctx, fi.Path); err != nil && !isNotFound(err) {
+					return err
+				}
+			}
+			rep.Blobs++
+			rep.BlobBytes += fi.Size
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep.FreedBytes = rep.UploadBytes + rep.BlobBytes
+	rep.Took = s.now().Sub(start)
+	s.log.Info("garbage collection", "dry_run", o.DryRun, "areas", len(rep.Areas), "uploads", rep.Uploads,
+		"cache_links", rep.CacheLinks, "blobs", rep.Blobs, "freed_bytes", rep.FreedBytes, "took", rep.Took)
+	return rep, nil
+}
+
+// collectUploads deletes upload sessions idle for longer than UploadMaxAge
+// (which, on S3, also aborts their multipart uploads).
+func (s *Store) collectUploads(ctx context.Context, o CollectOptions, now time.Time, rep *CollectReport) error {
+	ids, err := s.d.List(ctx, uploadsRoot)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, dir := range ids {
+		id := path.Base(dir)
+		var st uploadState
+		if b, err := s.d.GetContent(ctx, uploadStatePath(id)); err == nil {
+			json.Unmarshal(b, &st)
+		}
+		updated := st.Updated
+		if updated.IsZero() {
+			// No state (a crash between creating the data and the state,
+			// or a store copy in progress): judge by the files' age.
+			if fi, err := s.d.Stat(ctx, uploadDataPath(id)); err == nil {
+				updated = fi.ModTime
+			} else if fi, err := s.d.Stat(ctx, dir); err == nil {
+				updated = fi.ModTime
+			}
+		}
+		if updated.IsZero() || now.Sub(updated) <= o.UploadMaxAge {
+			continue
+		}
+		var size int64
+		if fi, err := s.d.Stat(ctx, uploadDataPath(id)); err == nil {
+			size = fi.Size
+		}
+		if !o.DryRun {
+			if err := s.d.Delete(ctx, dir); err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		rep.Uploads++
+		rep.UploadBytes += size
+	}
+	return nil
+}
+
+// cacheEvictions picks the cache links to delete: unused past CacheMaxAge,
+// then the least recently used until the cache fits CacheMaxBytes. A link's
+// modification time is its last use (cache hits renew it, see TouchBlob).
+func (s *Store) cacheEvictions(ctx context.Context, o CollectOptions, now time.Time) ([]string, error) {
+	if o.CacheMaxAge <= 0 && o.CacheMaxBytes <= 0 {
+		return nil, nil
+	}
+	type entry struct {
+		fi   driver.FileInfo
+		size int64
+	}
+	var entries []entry
+	var total int64
+	err := s.d.Walk(ctx, areaRepos(CacheArea), func(fi driver.FileInfo) error {
+		d, ok := linkedDigest(fi.Path)
+		if !ok {
+			return nil
+		}
+		var size int64
+		if st, err := s.d.Stat(ctx, blobPath(d)); err == nil {
+			size = st.Size
+		}
+		entries = append(entries, entry{fi, size})
+		total += size
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return a.fi.ModTime.Compare(b.fi.ModTime) })
+	var out []string
+	for _, e := range entries {
+		old := o.CacheMaxAge > 0 && now.Sub(e.fi.ModTime) > o.CacheMaxAge
+		over := o.CacheMaxBytes > 0 && total > o.CacheMaxBytes
+		if !old && !over {
+			break // sorted oldest first: the rest are newer and fit
+		}
+		out = append(out, e.fi.Path)
+		total -= e.size
+	}
+	return out, nil
+}
+
+// mark returns every digest that something still refers to: the target of
+// every blob and manifest link in every area (but dropped areas and evicted
+// cache links), and everything those manifests reference.
+func (s *Store) mark(ctx context.Context, o CollectOptions, evicted []string) (map[digest.Digest]bool, error) {
+	skip := map[string]bool{}
+	for _, p := range evicted {
+		skip[p] = true
+	}
+	dropped := map[string]bool{}
+	for _, a := range o.DropAreas {
+		dropped[a] = true
+	}
+	live := map[digest.Digest]bool{}
+	manifests := map[digest.Digest]bool{}
+	err := s.d.Walk(ctx, areasRoot, func(fi driver.FileInfo) error {
+		area, _, _ := strings.Cut(strings.TrimPrefix(fi.Path, areasRoot+"/"), "/")
+		if dropped[area] || skip[fi.Path] {
+			return nil
+		}
+		d, ok := linkedDigest(fi.Path)
+		if !ok {
+			return nil
+		}
+		live[d] = true
+		// A cached manifest does not keep its layers: cache links alone do,
+		// so that evicting them frees space (a later pull refetches).
+		if isManifestLink(fi.Path) && area != CacheArea {
+			manifests[d] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for d := range manifests {
+		data, err := s.manifestContent(ctx, d)
+		if err != nil {
+			continue // gone or unreadable: nothing to follow
+		}
+		p, err := ParseManifest("", data)
+		if err != nil {
+			continue
+		}
+		for _, ref := range p.Descriptors() {
+			live[ref.Digest] = true
+		}
+	}
+	return live, nil
+}
+
+// blobDigest reads a blob's digest from its path, blobs/<alg>/<hh>/<hex>.
+func blobDigest(p string) (digest.Digest, bool) {
+	parts := strings.Split(p, "/")
+	if len(parts) != 4 || parts[0] != blobsRoot {
+		return "", false
+	}
+	d := digest.NewDigestFromEncoded(digest.Algorithm(parts[1]), parts[3])
+	return d, d.Validate() == nil
+}
