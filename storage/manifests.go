@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -169,15 +170,27 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 // accepted because the repository's areas could serve them, perhaps from a
 // parent buildset; linking them here keeps the manifest whole when that
 // parent goes, and tells the collector they are in use.
+//
+// It runs under the collection guard, and checks again that the content is
+// there: between the caller's check and the guard, a blob deleted from the
+// repository may have been swept. Content missing now refuses the manifest,
+// unless the repository falls through to an upstream that can serve it.
 func (r *Repo) linkReferences(ctx context.Context, p *Parsed) error {
 	area := r.writeArea()
 	for _, b := range p.RequiredBlobs() {
 		r.s.guard.note(b.Digest)
+		ok, err := r.s.BlobExists(ctx, b.Digest)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if r.upstream {
+				continue // only upstream has it: reads fall through for it
+			}
+			return &ManifestBlobUnknownError{Digest: b.Digest, MediaType: b.MediaType}
+		}
 		if _, err := r.s.d.Stat(ctx, blobLinkPath(area, r.name, b.Digest)); err == nil {
 			continue
-		}
-		if ok, err := r.s.BlobExists(ctx, b.Digest); err != nil || !ok {
-			continue // only upstream has it: reads fall through for it
 		}
 		if err := r.linkBlob(ctx, b.Digest); err != nil {
 			return err
@@ -189,8 +202,17 @@ func (r *Repo) linkReferences(ctx context.Context, p *Parsed) error {
 			continue
 		}
 		desc, err := r.ManifestStat(ctx, c.Digest.String())
+		if err == nil {
+			_, err = r.s.manifestContent(ctx, c.Digest)
+		}
 		if err != nil {
-			continue // served from elsewhere (the cache, upstream)
+			if errors.Is(err, ErrManifestUnknown) && r.upstream {
+				continue // served from the cache or upstream
+			}
+			if errors.Is(err, ErrManifestUnknown) {
+				return &ManifestBlobUnknownError{Digest: c.Digest, MediaType: c.MediaType}
+			}
+			return err
 		}
 		link, _ := json.Marshal(manifestLink{MediaType: desc.MediaType, Size: desc.Size})
 		if err := r.s.d.PutContent(ctx, manifestLinkPath(area, r.name, c.Digest), link); err != nil {

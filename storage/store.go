@@ -119,6 +119,17 @@ type Repo struct {
 	s     *Store
 	name  string
 	areas []string
+	// upstream is set when reads of the repository fall through to an
+	// upstream registry: a manifest may then reference content the store
+	// does not hold.
+	upstream bool
+}
+
+// WithUpstream returns r marked as falling through to an upstream.
+func (r *Repo) WithUpstream() *Repo {
+	c := *r
+	c.upstream = true
+	return &c
 }
 
 // Name is the repository's name in the store.

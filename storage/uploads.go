@@ -182,17 +182,9 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (ocispec.Descripto
 	if err := u.reload(ctx); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	// Complete the content so it can be read and moved (an S3 multipart
-	// upload becomes an object here).
-	w, err := u.s.d.Writer(ctx, uploadDataPath(u.id), u.state.Offset)
-	if err != nil {
+	if err := u.complete(ctx); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	if err := w.Commit(ctx); err != nil {
-		w.Close()
-		return ocispec.Descriptor{}, err
-	}
-	w.Close()
 	if err := u.verify(ctx, d); err != nil {
 		if errors.Is(err, ErrDigestMismatch) {
 			u.remove(ctx)
@@ -217,6 +209,25 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (ocispec.Descripto
 	}
 	u.remove(ctx)
 	return ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d, Size: u.state.Offset}, nil
+}
+
+// complete makes the upload's content readable so it can be verified and
+// moved: an S3 multipart upload becomes an object here. A commit retried
+// after a crash between completing and moving finds the content already
+// complete, which S3 cannot reopen for writing: it is used as it is when it
+// has every byte.
+func (u *Upload) complete(ctx context.Context) error {
+	w, err := u.s.d.Writer(ctx, uploadDataPath(u.id), u.state.Offset)
+	if isNotFound(err) && u.state.Offset > 0 {
+		if fi, serr := u.s.d.Stat(ctx, uploadDataPath(u.id)); serr == nil && !fi.IsDir && fi.Size == u.state.Offset {
+			return nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	return w.Commit(ctx)
 }
 
 // verify checks the upload's bytes against d: from the kept SHA-256 state,

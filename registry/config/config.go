@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shadowreg/shadowreg/registry/auth"
+	"github.com/shadowreg/shadowreg/storage/driver/s3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -36,6 +37,8 @@ type Config struct {
 	PublicURL string `yaml:"public-url"`
 	// DataDir is the filesystem storage root.
 	DataDir string `yaml:"data-dir"`
+	// Storage picks the storage driver.
+	Storage Storage `yaml:"storage"`
 	// TLSCert and TLSKey switch the listener to HTTPS.
 	TLSCert string `yaml:"tls-cert"`
 	TLSKey  string `yaml:"tls-key"`
@@ -55,6 +58,14 @@ type Config struct {
 	// SpoolDir holds blobs being fetched from upstreams when the storage
 	// cannot adopt local files (S3); default: the system's temp folder.
 	SpoolDir string `yaml:"spool-dir"`
+}
+
+// Storage picks where content lives.
+type Storage struct {
+	// Driver is "filesystem" (under data-dir) or "s3".
+	Driver string `yaml:"driver"`
+	// S3 configures the s3 driver.
+	S3 s3.Config `yaml:"s3"`
 }
 
 // Log configures logging.
@@ -133,8 +144,17 @@ func (c *Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 		return fmt.Errorf("listen: %q is not host:port (for example 127.0.0.1:5000 or :5000)", c.Listen)
 	}
-	if c.DataDir == "" {
-		return errors.New("data-dir: must name a folder for the registry's data")
+	switch c.Storage.Driver {
+	case "filesystem":
+		if c.DataDir == "" {
+			return errors.New("data-dir: must name a folder for the registry's data")
+		}
+	case "s3":
+		if err := c.Storage.S3.Validate(); err != nil {
+			return fmt.Errorf("storage.%w", err)
+		}
+	default:
+		return fmt.Errorf("storage.driver: %q is not filesystem or s3", c.Storage.Driver)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("tls-cert, tls-key: give both to serve HTTPS, or neither")

@@ -191,7 +191,9 @@ func TestValidate(t *testing.T) {
 	key := filepath.Join(dir, "key.pem")
 	os.WriteFile(cert, []byte("cert"), 0o644)
 	os.WriteFile(key, []byte("key"), 0o600)
-	up := func(url string) map[string]Upstream { return map[string]Upstream{"quay.io": {Config: upstream.Config{URL: url}}} }
+	up := func(url string) map[string]Upstream {
+		return map[string]Upstream{"quay.io": {Config: upstream.Config{URL: url}}}
+	}
 	neg := Duration(-time.Minute)
 
 	tests := []struct {

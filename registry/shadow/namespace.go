@@ -91,13 +91,16 @@ func (n *Namespace) Name() string { return n.name }
 // Repo returns repository path (inside the namespace: "library/alpine") with
 // its local content in local.
 func (n *Namespace) Repo(local *storage.Repo, path string) (*Repo, error) {
+	if n.fetching() {
+		local = local.WithUpstream()
+	}
 	r := &Repo{ns: n, local: local, path: path}
 	if n.up != nil && n.opts.Cache && !n.opts.NoFetch {
 		c, err := n.store.Repo(local.Name(), storage.CacheArea)
 		if err != nil {
 			return nil, err
 		}
-		r.cache = c
+		r.cache = c.WithUpstream() // cached manifests precede their blobs
 	}
 	return r, nil
 }

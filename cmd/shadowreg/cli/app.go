@@ -18,7 +18,9 @@ import (
 	"github.com/shadowreg/shadowreg/registry/shadow"
 	"github.com/shadowreg/shadowreg/registry/upstream"
 	"github.com/shadowreg/shadowreg/storage"
+	"github.com/shadowreg/shadowreg/storage/driver"
 	"github.com/shadowreg/shadowreg/storage/driver/filesystem"
+	"github.com/shadowreg/shadowreg/storage/driver/s3"
 )
 
 // app is a shadowreg assembled from its configuration: the one place where
@@ -34,12 +36,12 @@ type app struct {
 	metrics    *prometheus.Registry
 }
 
-func newApp(c *config.Config, log *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: c, log: log, metrics: prometheus.NewRegistry()}
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	drv, err := filesystem.New(c.DataDir)
+	drv, err := newDriver(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("data-dir: %w", err)
+		return nil, err
 	}
 	// The store asks the buildsets for quotas; the buildsets are built on the
 	// store: the closure ties the knot.
@@ -55,6 +57,22 @@ func newApp(c *config.Config, log *slog.Logger) (*app, error) {
 		CacheMaxAge: time.Duration(c.GC.CacheMaxAge), CacheMaxBytes: int64(c.GC.CacheMaxBytes),
 	}
 	return a, nil
+}
+
+// newDriver opens the configured storage.
+func newDriver(ctx context.Context, c *config.Config) (driver.Driver, error) {
+	if c.Storage.Driver == "s3" {
+		d, err := s3.New(ctx, c.Storage.S3)
+		if err != nil {
+			return nil, fmt.Errorf("storage.s3: %w", err)
+		}
+		return d, nil
+	}
+	d, err := filesystem.New(c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data-dir: %w", err)
+	}
+	return d, nil
 }
 
 // newNamespaces builds the fall-through of every configured upstream.
@@ -97,6 +115,7 @@ func (a *app) handler() (http.Handler, error) {
 		Metrics:          a.metrics,
 		MaxManifestBytes: a.cfg.Limits.MaxManifestBytes,
 		Handlers:         map[string]http.Handler{},
+		RedirectBlobs:    a.cfg.Storage.Driver == "s3" && a.cfg.Storage.S3.Redirect,
 	}
 	if c := a.cfg.Auth; c != nil {
 		svc, err := auth.New(*c, auth.Options{PublicURL: a.cfg.PublicURL, Logger: a.log, Users: a.buildsets})

@@ -56,7 +56,7 @@ func (o *pruneOptions) run(cmd *cobra.Command, _ []string) error {
 		if err != nil {
 			return err
 		}
-		a, err := newApp(c, newLogger(c.Log))
+		a, err := newApp(cmd.Context(), c, newLogger(c.Log))
 		if err != nil {
 			return err
 		}

@@ -68,7 +68,7 @@ func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
 	}
 	log := newLogger(c.Log)
 	ctx := cmd.Context()
-	a, err := newApp(c, log)
+	a, err := newApp(ctx, c, log)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
 		scheme = "https"
 	}
 	log.Info("shadowreg serving", "version", Version(), "address", scheme+"://"+ln.Addr().String(),
-		"storage", "filesystem", "data-dir", c.DataDir, "gc_interval", time.Duration(c.GC.Interval))
+		"storage", c.Storage.Driver, "data-dir", c.DataDir, "gc_interval", time.Duration(c.GC.Interval))
 	if c.TLSCert == "" {
 		log.Warn("serving plain HTTP: clients need insecure-registry settings; set tls-cert and tls-key for HTTPS")
 	}
