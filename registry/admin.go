@@ -116,8 +116,11 @@ func (a *admin) authorize(r *http.Request, id, action string) error {
 	if err != nil {
 		return err
 	}
-	if who.Buildset != "" && (id == "" || who.Buildset != id || action == auth.ActionPush && r.URL.Path == AdminPrefix+"/buildsets") {
-		return errorf("DENIED", "the credentials of buildset %s manage that buildset only", who.Buildset)
+	if who.Buildset != "" && (id == "" || who.Buildset != id || action == auth.ActionPush) {
+		// Jobs running unreviewed code hold these credentials: they may
+		// look at and delete their own buildset, never create buildsets or
+		// promote into the shared area.
+		return errorf("DENIED", "the credentials of buildset %s may only show or delete that buildset", who.Buildset)
 	}
 	return nil
 }

@@ -94,6 +94,11 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, rt route) error
 	}
 	defer rc.Close()
 	w.WriteHeader(status)
+	// Headers out first: a stream that breaks then fails in the body,
+	// where clients look for it, over HTTP/1.1 and HTTP/2 alike.
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 	// Up to the blob's end, io.Copy lets the reader's WriteTo (an *os.File,
 	// or a fetch's spool) reach sendfile. A short copy means the source
 	// broke mid-stream: panic with ErrAbortHandler so net/http drops the

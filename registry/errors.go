@@ -135,12 +135,14 @@ func asError(err error) *Error {
 // status and headers only.
 func writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 	h := w.Header()
+	// Headers set for a success that did not happen go; the error's own
+	// (a 416's Content-Range, a 401's challenge) stay.
+	for _, k := range []string{"Content-Length", "Docker-Content-Digest", "Content-Range", "ETag", "Cache-Control", "Accept-Ranges"} {
+		h.Del(k)
+	}
 	for k, vs := range e.Header {
 		h[k] = vs
 	}
-	h.Del("Content-Length")
-	h.Del("Docker-Content-Digest")
-	h.Del("Content-Range")
 	type item struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`

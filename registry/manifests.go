@@ -187,9 +187,9 @@ func (s *Server) manifestDelete(w http.ResponseWriter, r *http.Request, rt route
 		return err
 	}
 	if strings.Contains(rt.ref, ":") {
-		d, err := parseDigest(rt.ref)
-		if err != nil {
-			return err
+		d, perr := parseDigest(rt.ref)
+		if perr != nil {
+			return perr
 		}
 		err = repo.Local().DeleteManifest(r.Context(), d)
 	} else {

@@ -40,7 +40,8 @@ func (n Name) String() string { return n.Namespace + "/" + n.Path }
 // Display is the name as clients would write it: docker.io names without
 // their namespace, every other name with it.
 func (n Name) Display() string {
-	if n.Namespace == DockerHub {
+	first, _, _ := strings.Cut(n.Path, "/")
+	if n.Namespace == DockerHub && !looksLikeHost(first) {
 		return n.Path
 	}
 	return n.String()
@@ -58,7 +59,10 @@ func ParseName(name, defaultNamespace string) (Name, bool) {
 	if name == "" || len(name) > maxNameLength {
 		return Name{}, false
 	}
-	ns := defaultNamespace
+	ns := strings.ToLower(defaultNamespace)
+	if ns != "" && !hostRE.MatchString(ns) {
+		return Name{}, false // containerd's ?ns= names a host, nothing else
+	}
 	path := name
 	if first, rest, ok := strings.Cut(name, "/"); ok && looksLikeHost(first) {
 		if !hostRE.MatchString(first) {

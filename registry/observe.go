@@ -38,6 +38,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					// A deliberate abort (a blob stream that broke, a client
+					// gone): net/http drops the connection, quietly.
+					s.metrics.observe(r.Method, ri.route, 499, rec.bytes, r.ContentLength, s.opts.Now().Sub(start))
+					panic(p)
+				}
 				s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
 				if !rec.wrote {
 					writeError(rec, r, errorf("UNKNOWN", "internal error"))

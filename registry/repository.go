@@ -138,6 +138,9 @@ func (rt *Router) areas(r *http.Request, name string) ([]string, string, error) 
 	if errors.Is(err, buildset.ErrNotFound) {
 		return nil, "", errorf("NAME_UNKNOWN", "buildset %s does not exist: %v", id, err)
 	}
+	if errors.Is(err, buildset.ErrInvalid) {
+		return nil, "", errorf("NAME_INVALID", "%v", err)
+	}
 	if err != nil {
 		return nil, "", err
 	}

@@ -185,7 +185,7 @@ func (s *Server) handlerFor(r *http.Request, rt route) (handlerFunc, []auth.Acce
 	case routeUpload:
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-			return s.uploadStatus, push
+			return s.uploadStatus, pull // as distribution: reading progress is a read
 		case http.MethodPatch:
 			return s.uploadPatch, push
 		case http.MethodPut:

@@ -104,6 +104,9 @@ func (r *Repo) BlobDelete(ctx context.Context, d digest.Digest) error {
 // linked: content is addressed by its digest, so knowing the digest is
 // knowing the content. ErrBlobUnknown means there is nothing to mount.
 func (r *Repo) BlobMount(ctx context.Context, d digest.Digest, from *Repo) (ocispec.Descriptor, error) {
+	if err := d.Validate(); err != nil {
+		return ocispec.Descriptor{}, ErrDigestInvalid
+	}
 	var desc ocispec.Descriptor
 	var err error
 	if from != nil {

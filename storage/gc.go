@@ -60,6 +60,8 @@ func (o *CollectOptions) defaults() {
 // A dry run computes exactly what a real one would free at that moment.
 func (s *Store) Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
 	o.defaults()
+	s.guard.collecting.Lock()
+	defer s.guard.collecting.Unlock()
 	start := s.now()
 	rep := &CollectReport{DryRun: o.DryRun, Areas: []string{}}
 	if err := s.collectUploads(ctx, o, start, rep); err != nil {
@@ -157,7 +159,10 @@ func (s *Store) collectUploads(ctx context.Context, o CollectOptions, now time.T
 		}
 		if !o.DryRun {
 			if err := s.d.Delete(ctx, dir); err != nil && !isNotFound(err) {
-				return err
+				// A client writing to it at this moment: it is not stale
+				// after all, or the next collection gets it.
+				s.log.Info("garbage collection: upload not deleted", "upload", id, "err", err)
+				continue
 			}
 		}
 		rep.Uploads++

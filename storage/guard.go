@@ -19,6 +19,10 @@ import (
 type gcGuard struct {
 	mu sync.RWMutex
 
+	// collecting serialises collections: each needs the record of what was
+	// referenced during its own marking.
+	collecting sync.Mutex
+
 	noteMu    sync.Mutex
 	recording bool
 	noted     map[digest.Digest]bool
@@ -41,11 +45,16 @@ func (g *gcGuard) note(ds ...digest.Digest) {
 	g.noteMu.Unlock()
 }
 
-// startRecording begins a collection's marking.
+// startRecording begins a collection's marking. It takes the guard
+// exclusively for a moment, so that no reference is half made (noted before
+// recording began, its link not yet written): every reference is then
+// either written before the marking walks, or noted.
 func (g *gcGuard) startRecording() {
+	g.mu.Lock()
 	g.noteMu.Lock()
 	g.recording, g.noted = true, map[digest.Digest]bool{}
 	g.noteMu.Unlock()
+	g.mu.Unlock()
 }
 
 // sweep runs fn exclusively, with the digests noted since marking began,

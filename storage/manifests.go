@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"time"
 
@@ -307,10 +308,14 @@ func (r *Repo) Tags(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	known := false
 	for _, a := range r.areas {
-		if _, err := r.s.d.Stat(ctx, repoPath(a, r.name)); err == nil {
-			known = true
-		} else if !isNotFound(err) {
-			return nil, err
+		// A repository is known by content of its own: the folder of a
+		// parent name (quay.io/org of quay.io/org/img) does not count.
+		for _, dir := range []string{tagDir(a, r.name), manifestLinkDir(a, r.name), path.Join(repoPath(a, r.name), "_blobs")} {
+			if _, err := r.s.d.Stat(ctx, dir); err == nil {
+				known = true
+			} else if !isNotFound(err) {
+				return nil, err
+			}
 		}
 		tags, err := r.listTags(ctx, a)
 		if err != nil {

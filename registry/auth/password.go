@@ -132,7 +132,7 @@ func (a *account) matches(password string, p *passwords) bool {
 		m.Write([]byte(password))
 		mac = m.Sum(nil)
 		p.mu.Lock()
-		known := p.verified[a.Name]
+		known := p.verified[a.Name+"\x00"+a.Password]
 		p.mu.Unlock()
 		if known != nil && hmac.Equal(known, mac) {
 			return true
@@ -143,7 +143,7 @@ func (a *account) matches(password string, p *passwords) bool {
 	}
 	if p != nil {
 		p.mu.Lock()
-		p.verified[a.Name] = mac
+		p.verified[a.Name+"\x00"+a.Password] = mac
 		p.mu.Unlock()
 	}
 	return true

@@ -37,13 +37,16 @@ var (
 
 // Buildset is one buildset's metadata.
 type Buildset struct {
-	ID       string    `json:"id"`
-	Parents  []string  `json:"parents"`           // in the order reads fall through them
-	Created  time.Time `json:"created"`           //
-	Expires  time.Time `json:"expires,omitzero"`  // zero: never
-	Quota    int64     `json:"quota,omitempty"`   // bytes; 0: none
-	Promoted time.Time `json:"promoted,omitzero"` // last promotion into the shared area
-	Secret   string    `json:"secret,omitempty"`  // bcrypt hash of the buildset's password
+	ID      string   `json:"id"`
+	Parents []string `json:"parents"` // in the order reads fall through them
+	// ParentsCreated holds each parent's creation time: a parent id deleted
+	// and reused for an unrelated buildset is not this one's parent.
+	ParentsCreated []time.Time `json:"parentsCreated,omitempty"`
+	Created        time.Time   `json:"created"`           //
+	Expires        time.Time   `json:"expires,omitzero"`  // zero: never
+	Quota          int64       `json:"quota,omitempty"`   // bytes; 0: none
+	Promoted       time.Time   `json:"promoted,omitzero"` // last promotion into the shared area
+	Secret         string      `json:"secret,omitempty"`  // bcrypt hash of the buildset's password
 }
 
 // Username is the user name of a buildset's credentials.
@@ -131,17 +134,20 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Buildset, string, err
 		return nil, "", err
 	}
 	seen := map[string]bool{}
+	var created []time.Time
 	for _, p := range spec.Parents {
 		if p == spec.ID || seen[p] {
 			return nil, "", fmt.Errorf("%w: parent %q given twice or is the buildset itself", ErrInvalid, p)
 		}
 		seen[p] = true
-		if _, err := m.Get(ctx, p); err != nil {
+		pb, err := m.Get(ctx, p)
+		if err != nil {
 			return nil, "", fmt.Errorf("parent %q: %w", p, err)
 		}
+		created = append(created, pb.Created)
 	}
 	now := m.opts.Now().UTC()
-	b := &Buildset{ID: spec.ID, Parents: append([]string{}, spec.Parents...), Created: now, Quota: spec.Quota}
+	b := &Buildset{ID: spec.ID, Parents: append([]string{}, spec.Parents...), ParentsCreated: created, Created: now, Quota: spec.Quota}
 	switch ttl := spec.TTL; {
 	case ttl == 0:
 		b.Expires = now.Add(m.opts.DefaultTTL)
@@ -307,10 +313,15 @@ func (m *Manager) Areas(ctx context.Context, b *Buildset) []string {
 		}
 		seen[b.ID] = true
 		out = append(out, Area(b.ID))
-		for _, p := range b.Parents {
-			if pb, err := m.Get(ctx, p); err == nil {
-				walk(pb, depth+1)
+		for i, p := range b.Parents {
+			pb, err := m.Get(ctx, p)
+			if err != nil {
+				continue
 			}
+			if i < len(b.ParentsCreated) && !pb.Created.Equal(b.ParentsCreated[i]) {
+				continue // the parent was deleted and its id reused
+			}
+			walk(pb, depth+1)
 		}
 	}
 	walk(b, 0)

@@ -2,9 +2,9 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -56,10 +56,11 @@ func ParseBytes(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
+	v := n * float64(mult)
+	if err != nil || n < 0 || math.IsNaN(v) || math.IsInf(v, 0) || v >= math.MaxInt64 {
 		return 0, fmt.Errorf("%q is not a size (like 500MB, 10GiB or a number of bytes)", s)
 	}
-	return int64(n * float64(mult)), nil
+	return int64(v), nil
 }
 
 // UnmarshalYAML reads a size.
@@ -85,8 +86,8 @@ func (c *Config) validateBuildsets() error {
 			return fmt.Errorf("%s: must not be negative", key)
 		}
 	}
-	if c.GC.Grace < Duration(time.Minute) {
-		return fmt.Errorf("gc.grace: %s is too short to protect uploads in progress; use at least 1m", time.Duration(c.GC.Grace))
+	if c.GC.Grace <= 0 {
+		return fmt.Errorf("gc.grace: must be positive (the default 1h protects uploads between their blobs and their manifest)")
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -131,6 +132,7 @@ func defaults() *Config {
 	return &Config{
 		Listen:    "127.0.0.1:5000",
 		DataDir:   "./shadowreg-data",
+		Storage:   Storage{Driver: "filesystem"},
 		Log:       Log{Level: "info", Format: "text"},
 		Limits:    Limits{MaxManifestBytes: 4 << 20},
 		Buildsets: Buildsets{Prefix: "buildsets", DefaultTTL: Duration(24 * time.Hour)},
@@ -200,10 +202,21 @@ func (c *Config) Validate() error {
 }
 
 // explain turns a yaml.v3 decode error into one line that names the key.
+// yaml.v3 reports type errors with the value's line and an unknown field
+// with its name and line; errors from custom decoders (durations, sizes)
+// come without either, so the key is found by the value they quote.
 func explain(root *yaml.Node, err error) string {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) || len(te.Errors) == 0 {
-		return firstLine(err)
+		msg := firstLine(err)
+		if m := quotedRE.FindStringSubmatch(msg); m != nil {
+			if path, line := locate(root, nil, func(k, v *yaml.Node) bool {
+				return v.Kind == yaml.ScalarNode && v.Value == m[1]
+			}); path != nil {
+				return fmt.Sprintf("line %d: %s: %s", line, dotted(path), msg)
+			}
+		}
+		return msg
 	}
 	msg := te.Errors[0] // "line 3: field listn not found in type config.Config"
 	var line int
@@ -211,50 +224,56 @@ func explain(root *yaml.Node, err error) string {
 	if _, rest, ok := strings.Cut(msg, "field "); ok && strings.Contains(rest, " not found in type ") {
 		field, _, _ := strings.Cut(rest, " not found")
 		key := field
-		if parent := keyAt(root, line, nil); len(parent) > 1 {
-			key = strings.Join(parent[:len(parent)-1], ".") + "." + field
+		if path, _ := locate(root, nil, func(k, _ *yaml.Node) bool { return k.Value == field && k.Line == line }); path != nil {
+			key = dotted(path)
 		}
 		return fmt.Sprintf("line %d: unknown key %q", line, key)
 	}
-	if path := keyAt(root, line, nil); len(path) > 0 {
-		_, detail, _ := strings.Cut(msg, ": ")
-		return fmt.Sprintf("line %d: %s: %s", line, strings.Join(path, "."), detail)
+	_, detail, _ := strings.Cut(msg, ": ")
+	if path, _ := locate(root, nil, func(_, v *yaml.Node) bool { return v.Line == line }); path != nil {
+		return fmt.Sprintf("line %d: %s: %s", line, dotted(path), detail)
 	}
 	return msg
 }
 
-// keyAt finds the dotted key path of the mapping entry on line.
-func keyAt(n *yaml.Node, line int, path []string) []string {
+var quotedRE = regexp.MustCompile(`"([^"]*)"`)
+
+// locate finds the deepest mapping entry for which match holds,
+// and returns its key path and the line of its value.
+func locate(n *yaml.Node, path []string, match func(k, v *yaml.Node) bool) ([]string, int) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			if p := keyAt(c, line, path); p != nil {
-				return p
+			if p, l := locate(c, path, match); p != nil {
+				return p, l
 			}
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := append(append([]string{}, path...), k.Value)
-			if k.Line == line {
-				return p
+			// Deepest first: in a flow mapping every key shares a line.
+			if found, l := locate(v, p, match); found != nil {
+				return found, l
 			}
-			if found := keyAt(v, line, p); found != nil {
-				return found
+			if match(k, v) {
+				return p, v.Line
 			}
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			p := append(append([]string{}, path...), fmt.Sprintf("[%d]", i))
-			if c.Line == line && c.Kind == yaml.ScalarNode {
-				return p
-			}
-			if found := keyAt(c, line, p); found != nil {
-				return found
+			if found, l := locate(c, p, match); found != nil {
+				return found, l
 			}
 		}
 	}
-	return nil
+	return nil, 0
+}
+
+// dotted writes a key path as auth.users[1].access.
+func dotted(path []string) string {
+	return strings.ReplaceAll(strings.Join(path, "."), ".[", "[")
 }
 
 func firstLine(err error) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -53,13 +54,18 @@ func NormalizeNamespace(ns string) string {
 	return ns
 }
 
-// validNamespace: a registry host, optionally with a port.
+// hostRE is a registry host name with an optional port, as in the first
+// component of a repository name (registry.ParseName).
+var hostRE = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$`)
+
+// validNamespace: a registry host, optionally with a port, that names a
+// namespace: it has a "." or ":", or is localhost.
 func validNamespace(ns string) bool {
 	host := ns
 	if h, _, err := net.SplitHostPort(ns); err == nil {
 		host = h
 	}
-	return host == "localhost" || (strings.Contains(ns, ".") || strings.Contains(ns, ":")) && !strings.ContainsAny(ns, "/ ")
+	return hostRE.MatchString(ns) && (host == "localhost" || strings.ContainsAny(ns, ".:"))
 }
 
 func (c *Config) validateUpstreams() error {

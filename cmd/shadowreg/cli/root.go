@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -20,7 +21,9 @@ func Execute(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "shadowreg:", err)
+		// One line: the error's first, without cobra's suggestions.
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		fmt.Fprintln(os.Stderr, "shadowreg:", msg)
 		return 1
 	}
 	return 0
@@ -28,10 +31,11 @@ func Execute(args []string) int {
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "shadowreg",
-		Short:         "A container registry for CI gating that shadows upstream registries",
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Use:                "shadowreg",
+		Short:              "A container registry for CI gating that shadows upstream registries",
+		SilenceUsage:       true,
+		SilenceErrors:      true,
+		DisableSuggestions: true,
 	}
 	root.AddCommand(newServeCmd(), newBuildsetCmd(), newPruneCmd(), newCertCmd(), newVersionCmd())
 	return root

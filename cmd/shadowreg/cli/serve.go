@@ -98,6 +98,9 @@ func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
 	if c.TLSCert == "" {
 		log.Warn("serving plain HTTP: clients need insecure-registry settings; set tls-cert and tls-key for HTTPS")
 	}
+	if g := time.Duration(c.GC.Grace); g < time.Minute {
+		log.Warn("gc.grace is under a minute: a blob pushed before its manifest may be collected in between", "grace", g)
+	}
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer stopGC()
 	go a.collectEvery(gcCtx, time.Duration(c.GC.Interval))
