@@ -56,6 +56,9 @@ type Config struct {
 	Buildsets Buildsets `yaml:"buildsets"`
 	// GC configures garbage collection.
 	GC GC `yaml:"gc"`
+	// DebugListen serves Go's /debug/pprof profiles on a separate address
+	// (keep it on loopback); empty: off.
+	DebugListen string `yaml:"debug-listen"`
 	// SpoolDir holds blobs being fetched from upstreams when the storage
 	// cannot adopt local files (S3); default: the system's temp folder.
 	SpoolDir string `yaml:"spool-dir"`

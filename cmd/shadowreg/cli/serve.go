@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/shadowreg/shadowreg/registry/config"
@@ -101,6 +102,9 @@ func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
 	if g := time.Duration(c.GC.Grace); g < time.Minute {
 		log.Warn("gc.grace is under a minute: a blob pushed before its manifest may be collected in between", "grace", g)
 	}
+	if c.DebugListen != "" {
+		go serveDebug(c.DebugListen, log)
+	}
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer stopGC()
 	go a.collectEvery(gcCtx, time.Duration(c.GC.Interval))
@@ -126,4 +130,20 @@ func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
 	}
 	a.drain(shutdownCtx)
 	return nil
+}
+
+// serveDebug serves Go's profiles on their own listener, so they are never
+// exposed on the registry's address.
+func serveDebug(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("profiles served", "address", "http://"+addr+"/debug/pprof/")
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("debug listener stopped", "err", err)
+	}
 }
