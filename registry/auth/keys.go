@@ -9,12 +9,11 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/shadowreg/shadowreg/registry/certs"
 )
 
 // signer holds the token key and the one algorithm that goes with it.
@@ -82,39 +81,6 @@ func signerFor(key crypto.Signer) (*signer, error) {
 	return s, nil
 }
 
-// parsePrivateKey reads the first private key of a PEM file, in any of the
-// encodings that openssl and ssh-keygen write: PKCS#8 ("PRIVATE KEY"),
-// PKCS#1 ("RSA PRIVATE KEY") and SEC 1 ("EC PRIVATE KEY", possibly after an
-// "EC PARAMETERS" block).
-func parsePrivateKey(data []byte) (crypto.Signer, error) {
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, errors.New("no PEM private key found")
-		}
-		if _, encrypted := block.Headers["Proc-Type"]; encrypted || block.Type == "ENCRYPTED PRIVATE KEY" {
-			return nil, errors.New("encrypted private keys are not supported")
-		}
-		var key any
-		var err error
-		switch block.Type {
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		case "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", block.Type, err)
-		}
-		signer, ok := key.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("unsupported key type %T", key)
-		}
-		return signer, nil
-	}
-}
+// parsePrivateKey reads a PEM private key (certs.ParsePrivateKey: the same
+// parser `shadowreg cert` uses for CA keys).
+func parsePrivateKey(data []byte) (crypto.Signer, error) { return certs.ParsePrivateKey(data) }

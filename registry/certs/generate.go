@@ -220,7 +220,7 @@ func loadCA(certPEM, keyPEM []byte) (ca *x509.Certificate, key crypto.Signer, ch
 	if !ca.IsCA || (ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0) {
 		return nil, nil, nil, fmt.Errorf("certs: %q is not a CA that may sign certificates", ca.Subject)
 	}
-	key, err = parseKey(keyPEM)
+	key, err = ParsePrivateKey(keyPEM)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("certs: CA key: %w", err)
 	}

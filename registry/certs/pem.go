@@ -22,13 +22,19 @@ func pemKey(key crypto.Signer) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// parseKey reads the first private key of a PEM file: PKCS#8, PKCS#1 (RSA)
-// or SEC 1 (EC), as openssl writes them.
-func parseKey(data []byte) (crypto.Signer, error) {
+// ParsePrivateKey reads the first private key of a PEM file, in any of the
+// encodings that openssl and ssh-keygen write: PKCS#8 ("PRIVATE KEY"),
+// PKCS#1 ("RSA PRIVATE KEY") and SEC 1 ("EC PRIVATE KEY", possibly after an
+// "EC PARAMETERS" block). Encrypted keys are refused.
+func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 	for {
 		var block *pem.Block
-		if block, data = pem.Decode(data); block == nil {
+		block, data = pem.Decode(data)
+		if block == nil {
 			return nil, errors.New("no PEM private key found")
+		}
+		if _, encrypted := block.Headers["Proc-Type"]; encrypted || block.Type == "ENCRYPTED PRIVATE KEY" {
+			return nil, errors.New("encrypted private keys are not supported")
 		}
 		var key any
 		var err error
@@ -39,8 +45,6 @@ func parseKey(data []byte) (crypto.Signer, error) {
 			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 		case "EC PRIVATE KEY":
 			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, errors.New("encrypted private keys are not supported")
 		default:
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -80,6 +81,34 @@ type Driver interface {
 	// abandoned S3 multipart upload is aborted). A missing path is an error
 	// wrapping ErrNotFound.
 	Delete(ctx context.Context, path string) error
+}
+
+// ErrInvalidPath is wrapped by every error about a malformed path.
+var ErrInvalidPath = errors.New("invalid path")
+
+// ValidatePath checks that p is a driver path: relative, slash-separated,
+// with no empty, "." or ".." component and no NUL byte, so that every path
+// stays inside the driver's root and each piece of content has exactly one
+// name (object stores reject such keys too). Drivers may add rules of their
+// own.
+func ValidatePath(driverName, p string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%s: %q: %w: %s", driverName, p, ErrInvalidPath, why)
+	}
+	switch {
+	case p == "":
+		return bad("empty")
+	case strings.HasPrefix(p, "/"):
+		return bad("absolute")
+	case strings.IndexByte(p, 0) >= 0:
+		return bad("contains a NUL byte")
+	}
+	for c := range strings.SplitSeq(p, "/") {
+		if c == "" || c == "." || c == ".." {
+			return bad(`empty, "." or ".." component`)
+		}
+	}
+	return nil
 }
 
 // SkipAll, returned by a Walk callback, ends the walk early without an error.

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"strings"
 	"syscall"
+
+	"github.com/shadowreg/shadowreg/storage/driver"
 )
 
 // tempPrefix starts the name of every file that PutContent has not yet renamed
@@ -13,32 +15,15 @@ import (
 // behind) and driver paths may not name them.
 const tempPrefix = ".tmp-"
 
-// errInvalidPath is wrapped by every error about a malformed path.
-var errInvalidPath = errors.New("invalid path")
-
-// validate checks that p is a driver path: relative, slash-separated, with no
-// empty, "." or ".." component. Rejecting these keeps every path inside the
-// root and gives each file exactly one name.
+// validate checks that p is a driver path (driver.ValidatePath) that does
+// not name a temporary file.
 func validate(p string) error {
-	bad := func(why string) error {
-		return fmt.Errorf("%s: %q: %w: %s", name, p, errInvalidPath, why)
-	}
-	switch {
-	case p == "":
-		return bad("empty")
-	case strings.HasPrefix(p, "/"):
-		return bad("absolute")
-	case strings.IndexByte(p, 0) >= 0:
-		return bad("contains a NUL byte")
+	if err := driver.ValidatePath(name, p); err != nil {
+		return err
 	}
 	for c := range strings.SplitSeq(p, "/") {
-		switch {
-		case c == "":
-			return bad("empty component")
-		case c == "." || c == "..":
-			return bad(`"." or ".." component`)
-		case strings.HasPrefix(c, tempPrefix):
-			return bad("component starts with the reserved prefix " + tempPrefix)
+		if strings.HasPrefix(c, tempPrefix) {
+			return fmt.Errorf("%s: %q: %w: component starts with the reserved prefix %s", name, p, driver.ErrInvalidPath, tempPrefix)
 		}
 	}
 	return nil

@@ -3,6 +3,8 @@ package filesystem
 import (
 	"errors"
 	"testing"
+
+	"github.com/shadowreg/shadowreg/storage/driver"
 )
 
 func TestPathValidation(t *testing.T) {
@@ -28,7 +30,7 @@ func TestPathValidation(t *testing.T) {
 			"MoveDst":    d.Move(ctx, "ok", p),
 		}
 		for op, err := range ops {
-			if !errors.Is(err, errInvalidPath) {
+			if !errors.Is(err, driver.ErrInvalidPath) {
 				t.Errorf("%s(%q) = %v; want an invalid path error", op, p, err)
 			}
 		}

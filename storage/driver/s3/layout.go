@@ -1,11 +1,12 @@
 package s3
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/shadowreg/shadowreg/storage/driver"
 )
 
 // The bucket, below the configured prefix:
@@ -99,28 +100,6 @@ func (l layout) parseSidecar(key string) (s sidecar, ok bool) {
 	return s, false
 }
 
-// errInvalidPath is wrapped by every error about a malformed path.
-var errInvalidPath = errors.New("invalid path")
-
-// validate checks that p is a driver path: relative, slash-separated, with no
-// empty, "." or ".." component (MinIO rejects such keys, and each file gets
-// exactly one name).
-func validate(p string) error {
-	bad := func(why string) error {
-		return fmt.Errorf("%s: %q: %w: %s", name, p, errInvalidPath, why)
-	}
-	switch {
-	case p == "":
-		return bad("empty")
-	case strings.HasPrefix(p, "/"):
-		return bad("absolute")
-	case strings.IndexByte(p, 0) >= 0:
-		return bad("contains a NUL byte")
-	}
-	for c := range strings.SplitSeq(p, "/") {
-		if c == "" || c == "." || c == ".." {
-			return bad(`empty, "." or ".." component`)
-		}
-	}
-	return nil
-}
+// validate checks that p is a driver path (driver.ValidatePath; MinIO
+// rejects the keys it refuses anyway).
+func validate(p string) error { return driver.ValidatePath(name, p) }

@@ -215,7 +215,7 @@ func TestInvalidPaths(t *testing.T) {
 	ctx := testCtx(t)
 	d := newTestDriver(t)
 	for _, p := range []string{"", "/abs", "a//b", "a/./b", "a/../b", "a/"} {
-		if err := d.PutContent(ctx, p, nil); !errors.Is(err, errInvalidPath) {
+		if err := d.PutContent(ctx, p, nil); !errors.Is(err, driver.ErrInvalidPath) {
 			t.Errorf("PutContent(%q) = %v, want invalid path", p, err)
 		}
 	}
