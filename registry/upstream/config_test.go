@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	yaml "go.yaml.in/yaml/v3"
+	yaml "gopkg.in/yaml.v3"
 )
 
 func TestValidate(t *testing.T) {
