@@ -14,6 +14,7 @@ import (
 	"io"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -280,33 +281,119 @@ func (u *Upload) remove(ctx context.Context) error {
 }
 
 // copyBufSize is large so each write and hash call does real work; a pool
-// keeps concurrent pushes from allocating one per request.
+// keeps concurrent pushes from allocating per request.
 const copyBufSize = 1 << 20
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
-// copyHashing streams src into w and h, checking ctx between chunks.
+// copyHashing streams src into w and h, checking ctx between chunks. Past
+// the first buffer it pipelines: while one goroutine hashes a buffer and
+// another writes it, the next is read from the client, so a push costs
+// about the slowest of reading, hashing and writing rather than their sum.
 func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, src io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	var n int64
+	first := copyBufs.Get().(*[]byte)
+	m, rerr := fill(src, *first)
+	if rerr != nil && rerr != io.EOF || m < len(*first) {
+		// Small (or failed) bodies: no pipeline.
+		defer copyBufs.Put(first)
+		if rerr != nil && rerr != io.EOF {
+			return 0, rerr
+		}
+		h.Write((*first)[:m])
+		if _, err := w.Write((*first)[:m]); err != nil {
+			return 0, err
+		}
+		return int64(m), nil
+	}
+	return pipeline(ctx, w, h, src, first)
+}
+
+// chunk is a buffer travelling the pipeline; done counts the two stages
+// (hash, write) that still use it.
+type chunk struct {
+	buf  *[]byte
+	n    int
+	done sync.WaitGroup
+}
+
+func pipeline(ctx context.Context, w io.Writer, h hash.Hash, src io.Reader, first *[]byte) (int64, error) {
+	const depth = 3 // buffers in flight: one read, one hashed and written, one spare
+	hashQ, writeQ := make(chan *chunk, depth), make(chan *chunk, depth)
+	var writeErr error
+	var writeFailed atomic.Bool // lets the reader stop early; writeErr is read after the stages end
+	var stages sync.WaitGroup
+	stages.Add(2)
+	go func() { // the hasher: in order, on its own core
+		defer stages.Done()
+		for c := range hashQ {
+			h.Write((*c.buf)[:c.n])
+			c.done.Done()
+		}
+	}()
+	go func() { // the writer: in order; after a failure it only drains
+		defer stages.Done()
+		for c := range writeQ {
+			if writeErr == nil {
+				if _, writeErr = w.Write((*c.buf)[:c.n]); writeErr != nil {
+					writeFailed.Store(true)
+				}
+			}
+			c.done.Done()
+		}
+	}()
+	inflight := make([]*chunk, 0, depth)
+	send := func(buf *[]byte, n int) {
+		c := &chunk{buf: buf, n: n}
+		c.done.Add(2)
+		inflight = append(inflight, c)
+		hashQ <- c
+		writeQ <- c
+	}
+	// recycle waits for the oldest buffer to clear both stages and reuses it.
+	recycle := func() *[]byte {
+		c := inflight[0]
+		inflight = inflight[1:]
+		c.done.Wait()
+		return c.buf
+	}
+	finish := func() {
+		close(hashQ)
+		close(writeQ)
+		stages.Wait()
+		for _, c := range inflight {
+			copyBufs.Put(c.buf)
+		}
+	}
+	n := int64(len(*first))
+	send(first, len(*first))
 	for {
 		if err := ctx.Err(); err != nil {
+			finish()
 			return n, err
 		}
-		m, rerr := fill(src, buf)
+		if writeFailed.Load() {
+			finish()
+			return n, writeErr
+		}
+		var buf *[]byte
+		if len(inflight) < depth {
+			buf = copyBufs.Get().(*[]byte)
+		} else {
+			buf = recycle()
+		}
+		m, rerr := fill(src, *buf)
 		if m > 0 {
-			h.Write(buf[:m])
-			if _, err := w.Write(buf[:m]); err != nil {
-				return n, err
-			}
+			send(buf, m)
 			n += int64(m)
+		} else {
+			copyBufs.Put(buf)
 		}
 		if rerr == io.EOF {
-			return n, nil
+			finish()
+			return n, writeErr
 		}
 		if rerr != nil {
+			finish()
 			return n, rerr
 		}
 	}
