@@ -45,6 +45,14 @@ func (s *Server) mount(w http.ResponseWriter, r *http.Request, rt route, repo Re
 		return false, err
 	}
 	var src *storage.Repo
+	if from == "" && s.opts.Authorizer != nil {
+		// Without a source the blob is found by digest anywhere in the
+		// store: only for identities that may read everything, lest a
+		// user limited to some names mount another's content.
+		if id := IdentityFrom(r.Context()); id == nil || !id.PullsEverything() {
+			return false, nil
+		}
+	}
 	if from != "" {
 		fromRepo, err := s.repo(r, from)
 		if err != nil {

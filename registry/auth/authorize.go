@@ -18,6 +18,13 @@ type Identity struct {
 	policy policy
 }
 
+// PullsEverything reports whether the identity may pull every repository:
+// no name prefixes limit it. Content found by digest alone (a mount without
+// a source) is only for such identities.
+func (id *Identity) PullsEverything() bool {
+	return id.policy.pull && len(id.policy.prefixes) == 0
+}
+
 // Permits reports whether the identity's configuration allows every action
 // of a, whatever its current token holds: a catalog handler uses it to leave
 // out repositories outside a user's prefixes.

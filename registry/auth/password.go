@@ -33,6 +33,11 @@ const (
 // created and deleted while the registry runs.
 type UserSource interface {
 	User(name string) (User, bool)
+	// Owns reports whether name is one of the source's, existing or not
+	// (buildset-<id>): a name it owns but no longer has (the buildset
+	// expired) is refused, never taken for a stranger's Docker Hub login and
+	// let in anonymously, which would quietly serve the wrong images.
+	Owns(name string) bool
 }
 
 // passwords checks user names and passwords in constant time.
@@ -111,6 +116,9 @@ func (p *passwords) check(name, password string) (*account, outcome) {
 	a, ok := p.lookup(name)
 	if !ok {
 		p.dummy().matches(password, nil)
+		if p.source != nil && p.source.Owns(name) {
+			return nil, badPassword
+		}
 		return nil, unknownUser
 	}
 	if !a.matches(password, p) {

@@ -371,6 +371,10 @@ func (m *Manager) Quota(ctx context.Context, area string) (int64, error) {
 	return b.Quota, nil
 }
 
+// Owns is auth.UserSource: every buildset-<id> name is a buildset's, even
+// once the buildset is gone.
+func (m *Manager) Owns(name string) bool { return strings.HasPrefix(name, userPrefix) }
+
 // User is auth.UserSource: a buildset's credentials. They may push and pull
 // any name; the registry directs what they push into the buildset.
 func (m *Manager) User(name string) (auth.User, bool) {
