@@ -97,19 +97,25 @@ func pushBlob(ctx context.Context, c *http.Client, base, name string, b *blobFil
 		return 0, err
 	}
 	defer f.Close()
+	return pushStream(ctx, c, base, name, f, b.Size, b.Digest, chunked)
+}
+
+// pushStream is pushBlob for any reader of size bytes with the given digest
+// (a file, or a generated stream: nothing is held in memory).
+func pushStream(ctx context.Context, c *http.Client, base, name string, body io.Reader, size int64, digest string, chunked bool) (time.Duration, error) {
 	start := time.Now()
 	loc, err := startUpload(ctx, c, base, name)
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc.String(), f)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc.String(), body)
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.ContentLength = -1
 	if !chunked {
-		req.ContentLength = b.Size
+		req.ContentLength = size
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -122,7 +128,7 @@ func pushBlob(ctx context.Context, c *http.Client, base, name string, b *blobFil
 	if loc, err = resolve(resp.Request.URL, resp.Header.Get("Location")); err != nil {
 		return 0, fmt.Errorf("PATCH: %w", err)
 	}
-	if err := putUpload(ctx, c, loc, b.Digest, nil); err != nil {
+	if err := putUpload(ctx, c, loc, digest, nil); err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil
@@ -175,24 +181,34 @@ func blobExists(ctx context.Context, c *http.Client, base, name, digest string) 
 	return false, fmt.Errorf("HEAD blob: %s", resp.Status)
 }
 
-// pullBlob GETs a blob into a reused buffer (not io.Discard, whose ReadFrom reads
-// 8 KiB at a time), checks the size and, if asked, the digest.
+// pullBlob GETs a blob, checks the size and, if asked, the digest.
 func pullBlob(ctx context.Context, c *http.Client, base, name string, b *blobFile, verify bool, buf []byte) (time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/"+name+"/blobs/"+b.Digest, nil)
-	if err != nil {
+	start := time.Now()
+	if err := getBlob(ctx, c, base, name, b.Digest, b.Size, verify, buf); err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	return time.Since(start), nil
+}
+
+// getBlob GETs a blob of a known size and reads the body into a reused buffer,
+// discarding it (not io.Discard, whose ReadFrom reads 8 KiB at a time), checking
+// the size and, with verify, the digest. Redirects (to object storage) are
+// followed.
+func getBlob(ctx context.Context, c *http.Client, base, name, digest string, size int64, verify bool, buf []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/"+name+"/blobs/"+digest, nil)
+	if err != nil {
+		return err
+	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, httpError("GET blob", resp)
+		return httpError("GET blob "+short(digest), resp)
 	}
-	if resp.ContentLength >= 0 && resp.ContentLength != b.Size {
-		return 0, fmt.Errorf("GET blob: Content-Length %d, want %d", resp.ContentLength, b.Size)
+	if resp.ContentLength >= 0 && resp.ContentLength != size {
+		return fmt.Errorf("GET blob %s: Content-Length %d, want %d", short(digest), resp.ContentLength, size)
 	}
 	h := sha256.New()
 	var n int64
@@ -206,22 +222,30 @@ func pullBlob(ctx context.Context, c *http.Client, base, name string, b *blobFil
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("GET blob after %d bytes: %w", n, err)
+			return fmt.Errorf("GET blob %s after %d bytes: %w", short(digest), n, err)
 		}
-		if n > b.Size {
-			return 0, fmt.Errorf("GET blob: more than %d bytes", b.Size)
+		if n > size {
+			return fmt.Errorf("GET blob %s: more than %d bytes", short(digest), size)
 		}
 	}
-	d := time.Since(start)
-	if n != b.Size {
-		return 0, fmt.Errorf("GET blob: got %d bytes, want %d", n, b.Size)
+	if n != size {
+		return fmt.Errorf("GET blob %s: got %d bytes, want %d", short(digest), n, size)
 	}
 	if verify {
-		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != b.Digest {
-			return 0, fmt.Errorf("GET blob: digest %s, want %s", got, b.Digest)
+		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
+			return fmt.Errorf("GET blob: digest %s, want %s", got, digest)
 		}
 	}
-	return d, nil
+	return nil
+}
+
+// short is a digest cut to its first 12 hex digits, for messages.
+func short(digest string) string {
+	_, hexd, _ := strings.Cut(digest, ":")
+	if len(hexd) > 12 {
+		hexd = hexd[:12]
+	}
+	return hexd
 }
 
 // putManifest stores a manifest under a tag.

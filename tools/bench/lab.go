@@ -18,7 +18,11 @@ type Target struct {
 	URL    string       `json:"url"`             // base URL, http://127.0.0.1:PORT
 	Pprof  string       `json:"pprof,omitempty"` // base of net/http/pprof (…/debug/pprof), "" if none
 	Client *http.Client `json:"-"`
-	stop   func()
+	Log    string       `json:"-"` // the process's stdout+stderr, "" if none
+	// Info carries facts a dependent maker needs (MinIO's endpoint and keys).
+	Info map[string]string `json:"-"`
+	dir  string            // the folder its maker got
+	stop func()
 }
 
 // maker starts a target whose data lives in dir (empty, on the bench filesystem).
@@ -35,10 +39,13 @@ type lab struct {
 	up     map[string]*Target
 	failed map[string]error // a target that failed to start is not retried per case
 	order  []string
+	starts map[string]int // how often each key was started (fresh instances get new folders)
+	image  *image         // the pull-through image, set by the upstream's maker
 }
 
 func newLab(opt *options, dir string, blob *blobFile) *lab {
-	return &lab{opt: opt, dir: dir, blob: blob, makers: makers(), up: map[string]*Target{}, failed: map[string]error{}}
+	return &lab{opt: opt, dir: dir, blob: blob, makers: makers(), up: map[string]*Target{},
+		failed: map[string]error{}, starts: map[string]int{}}
 }
 
 // get returns the running target for key, starting it if needed.
@@ -65,11 +72,41 @@ func (l *lab) get(ctx context.Context, key string) (*Target, error) {
 		}
 		return nil, err
 	}
-	t.Key = key
+	t.Key, t.dir = key, dir
 	l.up[key] = t
 	l.order = append(l.order, key)
-	logf("started %-10s %s  (%s)", t.Name, t.URL, t.Desc)
+	l.starts[key] = 1
+	logf("started %-12s %s  (%s)", key, t.URL, t.Desc)
 	return t, nil
+}
+
+// fresh replaces t's process with a new one on empty storage (a new folder; the
+// old one's data is deleted unless --keep, its log stays). t is updated in place,
+// so the case and the lab keep holding the same *Target. Only for targets whose
+// data lives in their folder (not S3).
+func (l *lab) fresh(ctx context.Context, t *Target) error {
+	if t.stop != nil {
+		t.stop()
+		t.stop = nil
+	}
+	if !l.opt.keep && t.dir != "" {
+		if err := os.RemoveAll(filepath.Join(t.dir, "data")); err != nil {
+			return err
+		}
+	}
+	l.starts[t.Key]++
+	dir := filepath.Join(l.dir, fmt.Sprintf("%s.%d", t.Key, l.starts[t.Key]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	nt, err := l.makers[t.Key](ctx, l, t.Key, dir)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", t.Key, err)
+	}
+	nt.Key, nt.dir = t.Key, dir
+	*t = *nt
+	logf("restarted %-10s %s on empty storage in %s", t.Key, t.URL, dir)
+	return nil
 }
 
 // stopAll stops targets in reverse start order (dependencies such as an upstream

@@ -23,13 +23,15 @@ import (
 
 type options struct {
 	dir, jsonPath, profileDir                   string
-	keep, chunked, verify, sync                 bool
-	blobMiB                                     int64
+	keep, chunked, verify, sync, s3Redirect     bool
+	blobMiB, imageMiB                           int64
 	reps, conc, profileSeconds                  int
+	layers, pullParallel                        int
 	cases, ours                                 string
 	shadowregBin, shadowregArgs, shadowregPprof string
 	registryBin                                 string
 	duration, readyTimeout, opTimeout, pause    time.Duration
+	tagTTL                                      time.Duration
 	maxRequests                                 int64
 }
 
@@ -39,13 +41,13 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent directory for the run (blob, registry data); keep it on the disk you want measured")
 	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (data and server logs) at the end")
-	fs.Int64Var(&o.blobMiB, "blob-mib", 512, "size of the blob for push and pull, MiB")
+	fs.Int64Var(&o.blobMiB, "blob-mib", 512, "size of the blob for push and pull (filesystem and S3), MiB")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions per case and target, interleaved")
-	fs.StringVar(&o.cases, "cases", "push,pull,manifest", "comma-separated cases to run")
+	fs.StringVar(&o.cases, "cases", "all", "comma-separated cases to run: push, pull, manifest, pt-cold, pt-warm, s3-push, s3-pull, or the groups fs (the first three), pt (pull-through), s3, all")
 	fs.StringVar(&o.ours, "ours", "shadowreg", `the registry in the "ours" column: shadowreg, or reference (a second reference registry, to develop the bench without shadowreg)`)
 	fs.StringVar(&o.shadowregBin, "shadowreg", envOr("SHADOWREG_BIN", filepath.Join(root, ".cache/shadowreg")), "shadowreg binary ($SHADOWREG_BIN)")
 	fs.StringVar(&o.shadowregArgs, "shadowreg-args", "", "extra arguments for `shadowreg serve`, space-separated")
-	fs.StringVar(&o.shadowregPprof, "shadowreg-pprof", "", "shadowreg's net/http/pprof base URL if not <url>/debug/pprof")
+	fs.StringVar(&o.shadowregPprof, "shadowreg-pprof", "", "shadowreg's net/http/pprof base URL; default under --profile: a debug-listen address the bench sets in shadowreg's config")
 	fs.StringVar(&o.registryBin, "registry", envOr("REGISTRY_BIN", filepath.Join(root, ".cache/bin/registry")), "reference registry binary ($REGISTRY_BIN)")
 	fs.BoolVar(&o.chunked, "chunked", true, "push PATCH without Content-Length (chunked, as docker does); false sends Content-Length")
 	fs.BoolVar(&o.verify, "verify-digest", false, "hash every pulled blob and compare the digest (costs client CPU)")
@@ -54,8 +56,13 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.conc, "concurrency", 64, "concurrent clients for the manifest case")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of one manifest-case repetition")
 	fs.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "cap on requests in one manifest-case repetition")
+	fs.Int64Var(&o.imageMiB, "image-mib", 500, "pull-through: size of the image's layers together, MiB")
+	fs.IntVar(&o.layers, "layers", 5, "pull-through: number of layers in the image")
+	fs.IntVar(&o.pullParallel, "pull-parallel", 3, "pull-through: blobs pulled at a time (docker's max-concurrent-downloads is 3)")
+	fs.DurationVar(&o.tagTTL, "tag-ttl", time.Hour, "pull-through: shadowreg's tag-ttl for the upstream (long: no revalidation during the warm pulls)")
+	fs.BoolVar(&o.s3Redirect, "s3-redirect", false, "S3: both registries answer blob GETs with a redirect to MinIO (shadowreg redirect: true; reference's default) instead of streaming them")
 	fs.StringVar(&o.jsonPath, "json", "", "also write results as JSON to this file")
-	fs.StringVar(&o.profileDir, "profile", "", "after each case, record a CPU profile of every target that exposes net/http/pprof into this directory")
+	fs.StringVar(&o.profileDir, "profile", "", "after each case, record a CPU profile of both registries into this directory (shadowreg through a debug-listen address the bench sets, the reference through http.debug)")
 	fs.IntVar(&o.profileSeconds, "profile-seconds", 8, "length of each CPU profile")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 60*time.Second, "how long a server may take to answer GET /v2/")
 	fs.DurationVar(&o.opTimeout, "op-timeout", 5*time.Minute, "upper bound for one timed operation")
@@ -79,6 +86,14 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("--max-requests must be >= 1")
 	case o.profileSeconds < 1 || o.profileSeconds > 120:
 		return nil, fmt.Errorf("--profile-seconds must be 1..120")
+	case o.imageMiB < 1 || o.imageMiB > 64<<10:
+		return nil, fmt.Errorf("--image-mib must be 1..65536")
+	case o.layers < 1 || o.layers > 100 || o.imageMiB<<20/int64(max(o.layers, 1)) < 1:
+		return nil, fmt.Errorf("--layers must be 1..100 and at most --image-mib × 2^20")
+	case o.pullParallel < 1 || o.pullParallel > 64:
+		return nil, fmt.Errorf("--pull-parallel must be 1..64")
+	case o.tagTTL <= 0:
+		return nil, fmt.Errorf("--tag-ttl must be positive")
 	}
 	return o, nil
 }
@@ -89,14 +104,24 @@ func selectCases(o *options) ([]*Case, error) {
 	for _, c := range all {
 		keys = append(keys, c.Key)
 	}
-	var out []*Case
+	var want []string
 	for _, k := range strings.Split(o.cases, ",") {
 		k = strings.TrimSpace(k)
+		if g, ok := caseGroups[k]; ok {
+			want = append(want, g...)
+		} else {
+			want = append(want, k)
+		}
+	}
+	var out []*Case
+	for _, k := range want {
 		i := slices.Index(keys, k)
 		if i < 0 {
-			return nil, fmt.Errorf("unknown case %q (have %s)", k, strings.Join(keys, ", "))
+			return nil, fmt.Errorf("unknown case %q (have %s; groups fs, pt, s3, all)", k, strings.Join(keys, ", "))
 		}
-		out = append(out, all[i])
+		if !slices.Contains(out, all[i]) {
+			out = append(out, all[i])
+		}
 	}
 	return out, nil
 }
@@ -139,9 +164,28 @@ func run(o *options) error {
 		defer os.RemoveAll(dir)
 	}
 	size := o.blobMiB << 20
-	// Source blob, one copy per registry (plus its upload while it is written), and
-	// one per rep kept by the limit server; profiles may add a few more.
-	need := size*int64(o.reps+8) + 1<<30
+	var needBlob, pt, s3 bool
+	for _, c := range cases {
+		needBlob = needBlob || c.Blob
+		pt = pt || c.Base != ""
+		s3 = s3 || strings.HasPrefix(c.Key, "s3-")
+	}
+	var need int64 = 1 << 30
+	if needBlob {
+		// Source blob, one copy per registry (plus its upload while it is written), and
+		// one per rep kept by the limit server; profiles may add a few more.
+		need += size * int64(o.reps+8)
+	}
+	if s3 { // MinIO: both registries' copies and uploads
+		need += 4 * size
+	}
+	if pt { // the upstream's copy and two caches (with --keep, every rep's caches)
+		n := int64(3)
+		if o.keep {
+			n += 2 * int64(o.reps)
+		}
+		need += n * o.imageMiB << 20
+	}
 	if free, err := freeBytes(dir); err == nil && free < need {
 		return fmt.Errorf("%s has %d MiB free, the run needs about %d MiB: use --dir or a smaller --blob-mib", dir, free>>20, need>>20)
 	}
@@ -150,13 +194,17 @@ func run(o *options) error {
 		logf("warning: %s is tmpfs: fsync is free there, push numbers will not reflect a disk", dir)
 	}
 
-	logf("writing %s random blob in %s", mib(size), dir)
-	t0 := time.Now()
-	blob, err := makeBlob(filepath.Join(dir, "blob.bin"), size)
-	if err != nil {
-		return err
+	var blob *blobFile
+	if needBlob {
+		logf("writing %s random blob in %s", mib(size), dir)
+		t0 := time.Now()
+		if blob, err = makeBlob(filepath.Join(dir, "blob.bin"), size); err != nil {
+			return err
+		}
+		logf("blob %s ready in %s", blob.Digest, time.Since(t0).Round(time.Millisecond))
+	} else {
+		size = 0
 	}
-	logf("blob %s ready in %s", blob.Digest, time.Since(t0).Round(time.Millisecond))
 
 	l := newLab(o, dir, blob)
 	defer l.stopAll()
@@ -180,6 +228,10 @@ func run(o *options) error {
 		Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH, BlobBytes: size, Reps: o.reps,
 		Dir: dir, FS: fst, Load: [2]string{load, loadAvg()}, Targets: l.running(),
 	}
+	if l.image != nil {
+		h.Image = fmt.Sprintf("%s; pulled %d blobs at a time", l.image, o.pullParallel)
+	}
+	h.Elapsed = time.Since(started).Round(time.Second).String()
 	fmt.Println()
 	printTable(os.Stdout, h, crs)
 	if o.jsonPath != "" {

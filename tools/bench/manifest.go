@@ -24,7 +24,7 @@ func manifestCase(o *options) *Case {
 	return &Case{
 		Key: "manifest", Name: fmt.Sprintf("manifest GET x%d", o.conc), Unit: "req/s",
 		Goal: Goal{VsRef: 2},
-		Ours: o.oursKey(), Ref: "reference",
+		Ours: o.oursKey(""), Ref: "reference",
 		Setup: func(ctx context.Context, l *lab, t *Target) error {
 			m, err := pushImage(ctx, t)
 			want[t.Key] = len(m)

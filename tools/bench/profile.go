@@ -14,15 +14,29 @@ import (
 // untimed round (its numbers are not reported) that repeats Run until the
 // profile's window closes, so the whole profile covers load. One profile per
 // case and target, written as <dir>/<case>-<target>.pprof for `go tool pprof`.
+// A case with Prepare (a fresh instance per rep) is profiled over one Run: its
+// Prepare comes first, untimed, and the profile ends idle after that Run.
 func profileCase(ctx context.Context, l *lab, c *Case, t *Target) (string, error) {
 	if err := os.MkdirAll(l.opt.profileDir, 0o755); err != nil {
 		return "", err
 	}
 	path := filepath.Join(l.opt.profileDir, fmt.Sprintf("%s-%s.pprof", c.Key, t.Name))
 	sec := l.opt.profileSeconds
+	if c.Prepare != nil {
+		if err := c.Prepare(ctx, l, t); err != nil {
+			return "", err
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- fetchProfile(ctx, fmt.Sprintf("%s/profile?seconds=%d", t.Pprof, sec), path, sec) }()
-	logf("%-8s %-11s profiling for %ds", c.Key, t.Name, sec)
+	logf("%-9s %-11s profiling for %ds", c.Key, t.Name, sec)
+	if c.Prepare != nil {
+		if _, err := runTimed(ctx, l, c, t); err != nil {
+			<-done
+			return "", err
+		}
+		return path, <-done
+	}
 	// Bounded twice: by the profile's end and by a count, in case Run is instant.
 	for range 10000 {
 		select {
@@ -30,7 +44,7 @@ func profileCase(ctx context.Context, l *lab, c *Case, t *Target) (string, error
 			return path, err
 		default:
 		}
-		if _, err := runOnce(ctx, l, c, t); err != nil {
+		if _, err := runTimed(ctx, l, c, t); err != nil {
 			<-done
 			return "", err
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -21,30 +22,34 @@ type header struct {
 	Dir       string    `json:"dir"`
 	FS        string    `json:"fs"`
 	Load      [2]string `json:"loadavg_start_end"`
+	Image     string    `json:"image,omitempty"` // the pull-through image, when those cases ran
+	Elapsed   string    `json:"elapsed"`
 	Targets   []*Target `json:"targets"`
 }
 
-// verdict compares medians: ours/ref, each as a share of the limit, and the goal.
+// verdict compares medians: ours/ref, each against the Limit column (a share of
+// the machine limit, or a ratio to the case's baseline), and the goal.
 type verdict struct {
-	Ratio, OursPct, RefPct float64 // NaN when not computable
-	Met                    *bool
+	Ratio, OursVsLim, RefVsLim float64 // NaN when not computable
+	Met                        *bool
 }
 
 func judge(cr *caseResult) verdict {
 	o, r := summarize(cr.Ours.values()).Median, summarize(cr.Ref.values()).Median
-	v := verdict{Ratio: o / r, OursPct: math.NaN(), RefPct: math.NaN()}
+	v := verdict{Ratio: o / r, OursVsLim: math.NaN(), RefVsLim: math.NaN()}
 	g := cr.Case.Goal
 	if cr.Limit != nil {
 		lim := summarize(cr.Limit.values()).Median
-		v.OursPct, v.RefPct = 100*o/lim, 100*r/lim
-		if g.VsLimit > 0 && !math.IsNaN(v.OursPct) {
-			met := v.OursPct >= 100*g.VsLimit
-			v.Met = &met
-		}
+		v.OursVsLim, v.RefVsLim = o/lim, r/lim
 	}
-	if g.VsRef > 0 && !math.IsNaN(v.Ratio) {
-		met := v.Ratio >= g.VsRef
-		v.Met = &met
+	set := func(ok bool) { v.Met = &ok }
+	switch {
+	case g.VsLimit > 0 && !math.IsNaN(v.OursVsLim):
+		set(v.OursVsLim >= g.VsLimit)
+	case g.MaxVsLimit > 0 && !math.IsNaN(v.OursVsLim):
+		set(v.OursVsLim <= g.MaxVsLimit)
+	case g.VsRef > 0 && !math.IsNaN(v.Ratio):
+		set(v.Ratio >= g.VsRef)
 	}
 	return v
 }
@@ -86,25 +91,65 @@ func metText(m *bool) string {
 	return "NO"
 }
 
-// printTable writes the human-readable report: per case the median [min–max] of
-// ours, the reference and the machine limit, ours/ref, each registry as a share of
-// the limit, and the goal.
+// printTable writes the human-readable report. Cases against the machine limit
+// (and those with no third column) form the first table: per case the median
+// [min–max] of ours, the reference and the limit, ours/ref, each registry as a
+// share of the limit, and the goal. Cases against a baseline (pull-through vs
+// direct) form the second, with ratios to the baseline.
 func printTable(w io.Writer, h header, crs []*caseResult) {
-	fmt.Fprintf(w, "shadowreg bench  %s  |  CPU %s, %d cores  |  %s  |  blob %s  |  %d reps interleaved, median [min–max]\n",
-		h.Date, h.CPU, h.Cores, h.Go, mib(h.BlobBytes), h.Reps)
-	fmt.Fprintf(w, "data dir %s (%s)  |  load average %s at start, %s at end\n", h.Dir, h.FS, h.Load[0], h.Load[1])
+	blob := "no blob"
+	if h.BlobBytes > 0 {
+		blob = "blob " + mib(h.BlobBytes)
+	}
+	fmt.Fprintf(w, "shadowreg bench  %s  |  CPU %s, %d cores  |  %s  |  %s  |  %d reps interleaved, median [min–max]\n",
+		h.Date, h.CPU, h.Cores, h.Go, blob, h.Reps)
+	fmt.Fprintf(w, "data dir %s (%s)  |  load average (1 min) %s at start, %s at end  |  run took %s\n", h.Dir, h.FS, h.Load[0], h.Load[1], h.Elapsed)
+	if h.Image != "" {
+		fmt.Fprintf(w, "pull-through image %s\n", h.Image)
+	}
 	for _, t := range h.Targets {
-		fmt.Fprintf(w, "  %-11s %s\n", t.Name, t.Desc)
+		fmt.Fprintf(w, "  %-14s %s  %s\n", t.Key, t.URL, t.Desc)
 	}
-	fmt.Fprintln(w)
-	if len(crs) == 0 {
-		return
+	var lims, bases []*caseResult
+	for _, cr := range crs {
+		if cr.Case.Base != "" {
+			bases = append(bases, cr)
+		} else {
+			lims = append(lims, cr)
+		}
 	}
-	ours, ref := crs[0].Ours.name(), crs[0].Ref.name()
+	var notes []string
+	if len(lims) > 0 {
+		fmt.Fprintln(w)
+		notes = append(notes, printGroup(w, lims, "machine limit", " %lim", func(v float64) string { return pct(100 * v) })...)
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "MB/s = 10^6 bytes/s over the whole operation (push: POST to 201; pull: GET to last byte).")
+		if slices.ContainsFunc(lims, func(cr *caseResult) bool { return cr.Limit != nil }) {
+			fmt.Fprintln(w, "limit: plain net/http on the same loopback and disk (pull: ServeFile/sendfile; push: SHA-256 + write + fsync).")
+		}
+	}
+	if len(bases) > 0 {
+		fmt.Fprintln(w)
+		base := bases[0].Case.Base
+		notes = append(notes, printGroup(w, bases, base, "/"+base, ratio)...)
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "s = seconds from the manifest GET to the last byte of the last blob (lower is better); ratios are of those times.")
+		fmt.Fprintln(w, "direct: the same pull straight from the upstream, timed in the same interleaved rounds; cold: a new cache on empty storage every rep.")
+	}
+	for _, e := range notes {
+		fmt.Fprintln(w, e)
+	}
+}
+
+// printGroup prints one table; limName labels the third column, vsSuffix the
+// two columns relating ours and ref to it, formatted by vsFmt. It returns the
+// errors and profile paths to print below.
+func printGroup(w io.Writer, crs []*caseResult, limName, vsSuffix string, vsFmt func(float64) string) []string {
+	ours, ref := colName(crs[0].Ours.Key), colName(crs[0].Ref.Key)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "case\tunit\t%s\t%s\t%s/ref\tmachine limit\t%s %%lim\tref %%lim\ttarget for %s\tmet\n",
-		ours, ref, ours, ours, ours)
-	var errs []string
+	fmt.Fprintf(tw, "case\tunit\t%s\t%s\t%s/ref\t%s\t%s%s\tref%s\ttarget for %s\tmet\n",
+		ours, ref, ours, limName, ours, vsSuffix, vsSuffix, ours)
+	var notes []string
 	for _, cr := range crs {
 		c, v := cr.Case, judge(cr)
 		lim := ""
@@ -113,31 +158,29 @@ func printTable(w io.Writer, h header, crs []*caseResult) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Unit,
 			cell(cr.Ours, summarize(cr.Ours.values())), cell(cr.Ref, summarize(cr.Ref.values())),
-			ratio(v.Ratio), lim, pct(v.OursPct), pct(v.RefPct), c.Goal, metText(v.Met))
+			ratio(v.Ratio), lim, vsFmt(v.OursVsLim), vsFmt(v.RefVsLim), c.goalText(), metText(v.Met))
 		for _, e := range c.Extras {
 			so, sr := cr.Ours.extraSummary(e), cr.Ref.extraSummary(e)
-			rt := ""
-			if !e.Sum {
+			rt, lc := "", ""
+			if !e.Sum && !e.NoRatio {
 				rt = ratio(so.Median / sr.Median)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t\t\t\t\t\n", e.Label, e.Unit, extraCell(cr.Ours, so, e), extraCell(cr.Ref, sr, e), rt)
+			if cr.Limit != nil && len(cr.Limit.extra(e)) > 0 {
+				lc = extraCell(cr.Limit, cr.Limit.extraSummary(e), e)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\n", e.Label, e.Unit, extraCell(cr.Ours, so, e), extraCell(cr.Ref, sr, e), rt, lc)
 		}
 		for _, r := range []*result{cr.Ours, cr.Ref, cr.Limit} {
 			if r != nil && r.Err != nil {
-				errs = append(errs, fmt.Sprintf("%s on %s: %v", c.Key, r.name(), r.Err))
+				notes = append(notes, fmt.Sprintf("%s on %s: %v", c.Key, r.Key, r.Err))
 			}
 		}
 		for _, p := range cr.Profiles {
-			errs = append(errs, "profile: "+p)
+			notes = append(notes, "profile: "+p)
 		}
 	}
 	tw.Flush()
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "MB/s = 10^6 bytes/s over the whole operation (push: POST to 201; pull: GET to last byte).")
-	fmt.Fprintln(w, "limit: plain net/http on the same loopback and disk (pull: ServeFile/sendfile; push: SHA-256 + write + fsync).")
-	for _, e := range errs {
-		fmt.Fprintln(w, e)
-	}
+	return notes
 }
 
 func extraCell(r *result, s summary, e Extra) string {
@@ -164,9 +207,13 @@ type jsonCase struct {
 	Ours         *jsonResult `json:"ours"`
 	Ref          *jsonResult `json:"ref"`
 	Limit        *jsonResult `json:"limit,omitempty"`
+	Lower        bool        `json:"lower_is_better,omitempty"`
+	Base         string      `json:"base,omitempty"` // the limit entry is this baseline, not a machine limit
 	Ratio        *float64    `json:"ours_over_ref,omitempty"`
 	OursPctLimit *float64    `json:"ours_pct_of_limit,omitempty"`
 	RefPctLimit  *float64    `json:"ref_pct_of_limit,omitempty"`
+	OursOverBase *float64    `json:"ours_over_base,omitempty"`
+	RefOverBase  *float64    `json:"ref_over_base,omitempty"`
 	Met          *bool       `json:"goal_met,omitempty"`
 	Profiles     []string    `json:"profiles,omitempty"`
 }
@@ -182,7 +229,7 @@ func toJSON(c *Case, r *result) *jsonResult {
 	if r == nil {
 		return nil
 	}
-	j := &jsonResult{Target: r.name(), Samples: r.values()}
+	j := &jsonResult{Target: r.Key, Samples: r.values()}
 	if s := summarize(j.Samples); s.N > 0 {
 		j.Summary = &s
 	}
@@ -207,12 +254,18 @@ func writeJSON(path string, h header, crs []*caseResult) error {
 	}{header: h}
 	for _, cr := range crs {
 		v := judge(cr)
-		out.Cases = append(out.Cases, jsonCase{
-			Key: cr.Case.Key, Name: cr.Case.Name, Unit: cr.Case.Unit, Goal: strings.TrimSpace(cr.Case.Goal.String()),
+		jc := jsonCase{
+			Key: cr.Case.Key, Name: cr.Case.Name, Unit: cr.Case.Unit, Goal: strings.TrimSpace(cr.Case.goalText()),
+			Lower: cr.Case.Lower, Base: cr.Case.Base,
 			Ours: toJSON(cr.Case, cr.Ours), Ref: toJSON(cr.Case, cr.Ref), Limit: toJSON(cr.Case, cr.Limit),
-			Ratio: finite(v.Ratio), OursPctLimit: finite(v.OursPct), RefPctLimit: finite(v.RefPct), Met: v.Met,
-			Profiles: cr.Profiles,
-		})
+			Ratio: finite(v.Ratio), Met: v.Met, Profiles: cr.Profiles,
+		}
+		if cr.Case.Base != "" {
+			jc.OursOverBase, jc.RefOverBase = finite(v.OursVsLim), finite(v.RefVsLim)
+		} else {
+			jc.OursPctLimit, jc.RefPctLimit = finite(100*v.OursVsLim), finite(100*v.RefVsLim)
+		}
+		out.Cases = append(out.Cases, jc)
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

@@ -53,7 +53,7 @@ func runCase(ctx context.Context, l *lab, c *Case) (*caseResult, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			logf("%-8s %-11s FAILED: %v", c.Key, r.Key, r.Err)
+			logf("%-9s %-11s FAILED: %v", c.Key, r.Key, r.Err)
 		}
 	}
 	reps := l.opt.reps
@@ -72,22 +72,22 @@ func runCase(ctx context.Context, l *lab, c *Case) (*caseResult, error) {
 			}
 			if err != nil {
 				r.Err = fmt.Errorf("rep %d: %w", rep+1, err)
-				logf("%-8s %-11s rep %d/%d FAILED: %v", c.Key, r.name(), rep+1, reps, err)
+				logf("%-9s %-11s rep %d/%d FAILED: %v", c.Key, r.name(), rep+1, reps, err)
 				continue
 			}
 			r.Samples = append(r.Samples, s)
-			logf("%-8s %-11s rep %d/%d  %s %s%s", c.Key, r.name(), rep+1, reps, num(s.Value), c.Unit, extrasLine(c, s))
+			logf("%-9s %-11s rep %d/%d  %s %s%s", c.Key, r.name(), rep+1, reps, num(s.Value), c.Unit, extrasLine(c, s))
 		}
 	}
 	if l.opt.profileDir != "" {
-		for _, r := range rs {
+		for _, r := range rs[:2] { // the registries, not the limit or baseline
 			if r.Err == nil && r.Target.Pprof != "" {
 				path, err := profileCase(ctx, l, c, r.Target)
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
 				if err != nil {
-					logf("%-8s %-11s profile FAILED: %v", c.Key, r.name(), err)
+					logf("%-9s %-11s profile FAILED: %v", c.Key, r.name(), err)
 					continue
 				}
 				cr.Profiles = append(cr.Profiles, path)
@@ -97,10 +97,20 @@ func runCase(ctx context.Context, l *lab, c *Case) (*caseResult, error) {
 	return cr, nil
 }
 
-// runOnce is one timed repetition, bounded by --op-timeout. With --sync, dirty
-// pages are flushed first so the previous target's writeback (a 512 MiB blob)
-// is not paid for by the next one.
+// runOnce is one repetition: the case's untimed Prepare, then the timed Run.
 func runOnce(ctx context.Context, l *lab, c *Case, t *Target) (Sample, error) {
+	if c.Prepare != nil {
+		if err := c.Prepare(ctx, l, t); err != nil {
+			return Sample{}, fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return runTimed(ctx, l, c, t)
+}
+
+// runTimed is one timed Run, bounded by --op-timeout. With --sync, dirty pages
+// are flushed first so the previous target's writeback (a 512 MiB blob) is not
+// paid for by the next one.
+func runTimed(ctx context.Context, l *lab, c *Case, t *Target) (Sample, error) {
 	if l.opt.sync {
 		syscall.Sync()
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -14,24 +16,60 @@ import (
 // makers maps target keys to how they start. Cases name targets by these keys.
 func makers() map[string]maker {
 	return map[string]maker{
+		// filesystem storage, nothing else
 		"shadowreg":   startShadowreg,
 		"reference":   startReference,
 		"reference-b": startReference, // stands in for shadowreg with --ours reference
 		"limit":       startLimit,
+		// pull-through: the upstream registry, and caches in front of it
+		"upstream":       startUpstream,
+		"shadowreg-pt":   startShadowreg,
+		"reference-pt":   startReference,
+		"reference-pt-b": startReference,
+		// S3 storage on one MinIO
+		"minio":          startMinio,
+		"shadowreg-s3":   startShadowreg,
+		"reference-s3":   startReference,
+		"reference-s3-b": startReference,
 	}
 }
 
-// oursKey is the target that fills the "ours" column.
-func (o *options) oursKey() string {
-	if o.ours == "reference" {
-		return "reference-b"
+// oursKey is the target that fills the "ours" column for a variant ("", "pt"
+// for pull-through, "s3").
+func (o *options) oursKey(variant string) string {
+	suffix := ""
+	if variant != "" {
+		suffix = "-" + variant
 	}
-	return "shadowreg"
+	if o.ours == "reference" {
+		return "reference" + suffix + "-b"
+	}
+	return "shadowreg" + suffix
+}
+
+// variantOf is the part of a target key after the kind: "", "pt" or "s3".
+func variantOf(key string) string {
+	key = strings.TrimSuffix(key, "-b")
+	if _, v, ok := strings.Cut(key, "-"); ok {
+		return v
+	}
+	return ""
+}
+
+// colName is the column label of a registry target: shadowreg, reference or
+// reference-b, whichever its backend (the case's row says which).
+func colName(key string) string {
+	kind, _, _ := strings.Cut(key, "-")
+	if strings.HasSuffix(key, "-b") {
+		return kind + "-b"
+	}
+	return kind
 }
 
 // serveProc starts argv, waits for GET /v2/ = 200 and wraps it as a Target.
 func serveProc(ctx context.Context, l *lab, name, desc string, port int, argv []string, dir string) (*Target, error) {
-	p, err := startProc(name, argv, filepath.Join(dir, name+".log"))
+	logPath := filepath.Join(dir, name+".log")
+	p, err := startProc(name, argv, logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +85,12 @@ func serveProc(ctx context.Context, l *lab, name, desc string, port int, argv []
 		return nil, fmt.Errorf("%s exited right after start (%v):\n%s", name, p.err, tail(p.log, 20))
 	case <-time.After(100 * time.Millisecond):
 	}
-	return &Target{Name: name, Desc: desc, URL: base, Client: newClient(l.opt.conc), stop: p.stop}, nil
+	return &Target{Name: name, Desc: desc, URL: base, Client: newClient(l.opt.conc), Log: logPath, stop: p.stop}, nil
 }
 
+// startShadowreg runs shadowreg from a config file written here: filesystem
+// storage in dir/data, or S3 on the lab's MinIO ("-s3" keys), with the upstream
+// for docker.io ("-pt" keys), and with debug-listen (its pprof) under --profile.
 func startShadowreg(ctx context.Context, l *lab, key, dir string) (*Target, error) {
 	bin := l.opt.shadowregBin
 	if err := needBinary(bin, "build it: go build -o .cache/shadowreg ./cmd/shadowreg, or pass --ours reference"); err != nil {
@@ -59,30 +100,128 @@ func startShadowreg(ctx context.Context, l *lab, key, dir string) (*Target, erro
 	if err != nil {
 		return nil, err
 	}
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	data := filepath.Join(dir, "data")
-	argv := append([]string{bin, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", data},
-		strings.Fields(l.opt.shadowregArgs)...)
-	desc := bin + " (" + versionOf(ctx, bin, "version") + ") " + strings.Join(argv[1:], " ")
-	t, err := serveProc(ctx, l, "shadowreg", desc, port, argv, dir)
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "listen: %s\ndata-dir: %s\n", listen, data)
+	debug := ""
+	if l.opt.profileDir != "" && l.opt.shadowregPprof == "" {
+		dport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		debug = fmt.Sprintf("127.0.0.1:%d", dport)
+		fmt.Fprintf(&cfg, "debug-listen: %s\n", debug)
+	}
+	backend := "filesystem"
+	argv := []string{bin, "serve", "--config", filepath.Join(dir, "shadowreg.yaml")}
+	switch variantOf(key) {
+	case "s3":
+		m, err := l.get(ctx, "minio")
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&cfg, "spool-dir: %s\nstorage:\n  driver: s3\n  s3:\n    endpoint: %s\n    bucket: %s\n    prefix: shadowreg\n"+
+			"    access-key: %s\n    secret-key: %s\n    insecure: true\n    redirect: %t\n",
+			filepath.Join(dir, "spool"), m.Info["endpoint"], m.Info["bucket"], m.Info["access-key"], m.Info["secret-key"], l.opt.s3Redirect)
+		backend = fmt.Sprintf("s3 on minio, prefix shadowreg, redirect %t", l.opt.s3Redirect)
+		if err := os.MkdirAll(filepath.Join(dir, "spool"), 0o755); err != nil {
+			return nil, err
+		}
+	case "pt":
+		up, err := l.get(ctx, "upstream")
+		if err != nil {
+			return nil, err
+		}
+		// The URL comes by flag, as an operator's quick start would give it; the
+		// file adds the tag TTL (kept by --upstream, which only sets the URL).
+		fmt.Fprintf(&cfg, "upstreams:\n  docker.io:\n    url: %s\n    tag-ttl: %s\n", up.URL, l.opt.tagTTL)
+		argv = append(argv, "--upstream", "docker.io="+up.URL)
+		backend = fmt.Sprintf("filesystem, upstream docker.io=%s, tag-ttl %s", up.URL, l.opt.tagTTL)
+	}
+	if err := os.WriteFile(argv[3], []byte(cfg.String()), 0o644); err != nil {
+		return nil, err
+	}
+	argv = append(argv, strings.Fields(l.opt.shadowregArgs)...)
+	desc := bin + " (" + versionOf(ctx, bin, "version") + "), " + backend
+	if extra := strings.TrimSpace(l.opt.shadowregArgs); extra != "" {
+		desc += ", " + extra
+	}
+	t, err := serveProc(ctx, l, colName(key), desc, port, argv, dir)
 	if err != nil {
 		return nil, err
 	}
-	// pprof is optional: an explicit URL, or the registry's own listener if it answers there.
 	switch {
 	case l.opt.shadowregPprof != "":
 		t.Pprof = strings.TrimSuffix(l.opt.shadowregPprof, "/")
-	case l.opt.profileDir != "" && answers(ctx, t.Client, t.URL+"/debug/pprof/"):
-		t.Pprof = t.URL + "/debug/pprof"
-	case l.opt.profileDir != "":
-		logf("shadowreg answers no %s/debug/pprof/: no profile of it (see --shadowreg-pprof, --shadowreg-args)", t.URL)
+	case debug != "":
+		if !answers(ctx, t.Client, "http://"+debug+"/debug/pprof/") {
+			logf("shadowreg answers no http://%s/debug/pprof/ (debug-listen): no profile of it", debug)
+		} else {
+			t.Pprof = "http://" + debug + "/debug/pprof"
+		}
 	}
 	return t, nil
 }
 
-// startReference runs distribution v3 with filesystem storage, tuned the way its own
-// sample config ships (in-memory blob descriptor cache) and with the access log off:
-// a log line per request would handicap it in the manifest case.
+// startReference runs distribution v3, tuned the way its own sample config ships
+// (in-memory blob descriptor cache) and with the access log off: a log line per
+// request would handicap it in the manifest case. Storage is filesystem in
+// dir/data, or its s3-aws driver on the lab's MinIO ("-s3" keys); "-pt" keys run
+// it as a pull-through cache of the upstream (proxy.remoteurl).
 func startReference(ctx context.Context, l *lab, key, dir string) (*Target, error) {
+	rc := refConfig{
+		storage:  fmt.Sprintf("  filesystem:\n    rootdirectory: %s\n", filepath.Join(dir, "data")),
+		cache:    true,
+		noAccess: true,
+	}
+	desc := "filesystem, blobdescriptor cache inmemory, access log off"
+	switch variantOf(key) {
+	case "s3":
+		m, err := l.get(ctx, "minio")
+		if err != nil {
+			return nil, err
+		}
+		root := "/ref"
+		if strings.HasSuffix(key, "-b") {
+			root = "/ref-b"
+		}
+		rc.storage = fmt.Sprintf("  s3:\n    accesskey: %s\n    secretkey: %s\n    region: us-east-1\n"+
+			"    regionendpoint: http://%s\n    bucket: %s\n    rootdirectory: %s\n    secure: false\n    forcepathstyle: true\n",
+			m.Info["access-key"], m.Info["secret-key"], m.Info["endpoint"], m.Info["bucket"], root)
+		// Its default is to answer blob GETs with a redirect to the object store;
+		// shadowreg's is to stream them. --s3-redirect sets both the same way.
+		rc.storage += fmt.Sprintf("  redirect:\n    disable: %t\n", !l.opt.s3Redirect)
+		desc = fmt.Sprintf("s3-aws on minio, rootdirectory %s, redirect %t, blobdescriptor cache inmemory, access log off", root, l.opt.s3Redirect)
+	case "pt":
+		up, err := l.get(ctx, "upstream")
+		if err != nil {
+			return nil, err
+		}
+		rc.proxy = up.URL
+		desc = "filesystem, proxy.remoteurl " + up.URL + ", blobdescriptor cache inmemory, access log off"
+	}
+	return runReference(ctx, l, key, dir, rc, desc)
+}
+
+// startUpstream is the registry pull-through cases fetch from: the reference
+// registry on filesystem storage, with its access log on (cases count the
+// requests that reach it), holding the bench image, pushed once.
+func startUpstream(ctx context.Context, l *lab, key, dir string) (*Target, error) {
+	rc := refConfig{storage: fmt.Sprintf("  filesystem:\n    rootdirectory: %s\n", filepath.Join(dir, "data")), cache: true}
+	t, err := runReference(ctx, l, key, dir, rc, "filesystem, blobdescriptor cache inmemory, access log on (counts upstream requests)")
+	if err != nil {
+		return nil, err
+	}
+	t.Name = "upstream"
+	if err := l.pushImage(ctx, t); err != nil {
+		t.stop()
+		return nil, fmt.Errorf("push image: %w", err)
+	}
+	return t, nil
+}
+
+func runReference(ctx context.Context, l *lab, key, dir string, rc refConfig, desc string) (*Target, error) {
 	bin := l.opt.registryBin
 	if err := needBinary(bin, "run tools/install.sh registry"); err != nil {
 		return nil, err
@@ -91,45 +230,103 @@ func startReference(ctx context.Context, l *lab, key, dir string) (*Target, erro
 	if err != nil {
 		return nil, err
 	}
-	debug := ""
+	rc.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	if l.opt.profileDir != "" { // its debug listener serves net/http/pprof
 		dport, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		debug = fmt.Sprintf("127.0.0.1:%d", dport)
+		rc.debug = fmt.Sprintf("127.0.0.1:%d", dport)
 	}
-	storage := fmt.Sprintf("  filesystem:\n    rootdirectory: %s\n", filepath.Join(dir, "data"))
 	cfg := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfg, []byte(referenceConfig(fmt.Sprintf("127.0.0.1:%d", port), storage, debug)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(rc.render()), 0o644); err != nil {
 		return nil, err
 	}
 	v := strings.Fields(versionOf(ctx, bin, "--version")) // "<argv0> <module> <version>"
-	desc := bin + " (distribution " + v[len(v)-1] + "), filesystem, blobdescriptor cache inmemory, access log off"
-	t, err := serveProc(ctx, l, key, desc, port, []string{bin, "serve", cfg}, dir)
+	desc = bin + " (distribution " + v[len(v)-1] + "), " + desc
+	t, err := serveProc(ctx, l, colName(key), desc, port, []string{bin, "serve", cfg}, dir)
 	if err != nil {
 		return nil, err
 	}
-	if debug != "" {
-		t.Pprof = "http://" + debug + "/debug/pprof"
+	if rc.debug != "" {
+		t.Pprof = "http://" + rc.debug + "/debug/pprof"
 	}
 	return t, nil
 }
 
-// referenceConfig renders a distribution config; storage is the driver's YAML block
-// (indented two spaces) so an S3 variant only swaps that block.
-func referenceConfig(addr, storage, debugAddr string) string {
+// refConfig is what varies in a distribution config between targets.
+type refConfig struct {
+	addr, debug string
+	storage     string // the driver's YAML block, indented two spaces
+	proxy       string // proxy.remoteurl, "" for none
+	cache       bool   // blobdescriptor: inmemory
+	noAccess    bool   // access log off
+}
+
+func (rc refConfig) render() string {
 	var b strings.Builder
-	b.WriteString("version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n")
-	b.WriteString("storage:\n" + storage)
-	b.WriteString("  cache:\n    blobdescriptor: inmemory\n  delete:\n    enabled: true\n")
+	fmt.Fprintf(&b, "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: %t\n", rc.noAccess)
+	b.WriteString("storage:\n" + rc.storage)
+	if rc.cache {
+		b.WriteString("  cache:\n    blobdescriptor: inmemory\n")
+	}
+	b.WriteString("  delete:\n    enabled: true\n")
 	// No upload purging: a background sweep must not run during a timed case.
 	b.WriteString("  maintenance:\n    uploadpurging:\n      enabled: false\n")
-	b.WriteString("http:\n  addr: " + addr + "\n")
-	if debugAddr != "" {
-		b.WriteString("  debug:\n    addr: " + debugAddr + "\n")
+	b.WriteString("http:\n  addr: " + rc.addr + "\n")
+	if rc.debug != "" {
+		b.WriteString("  debug:\n    addr: " + rc.debug + "\n")
+	}
+	if rc.proxy != "" {
+		b.WriteString("proxy:\n  remoteurl: " + rc.proxy + "\n")
 	}
 	return b.String()
+}
+
+// startMinio runs tools/minio.sh start in dir (data, log and pid file stay there)
+// and reads the MINIO_* lines it prints. MINIO_WATCH_PID stops it if the bench is
+// killed outright and cannot run stop.
+func startMinio(ctx context.Context, l *lab, key, dir string) (*Target, error) {
+	script := filepath.Join(repoRoot(), "tools", "minio.sh")
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Errorf("%s: %w", script, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Minute) // it builds MinIO when missing
+	defer cancel()
+	cmd := exec.CommandContext(sctx, "bash", script, "start", dir, "", "bench")
+	cmd.Env = append(os.Environ(), "MINIO_WATCH_PID="+strconv.Itoa(os.Getpid()))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("minio.sh start: %w", err)
+	}
+	env := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	if env["MINIO_ENDPOINT"] == "" {
+		return nil, fmt.Errorf("minio.sh start printed no MINIO_ENDPOINT:\n%s", out)
+	}
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(sctx, "bash", script, "stop", dir).CombinedOutput(); err != nil {
+			logf("minio.sh stop %s: %v %s", dir, err, out)
+		}
+	}
+	bin := filepath.Join(envOr("SHADOWREG_TOOLS", filepath.Join(repoRoot(), ".cache", "bin")), "minio")
+	return &Target{
+		Name: "minio", URL: "http://" + env["MINIO_ENDPOINT"],
+		Desc:   bin + " (" + versionOf(ctx, bin, "--version") + "), data in " + filepath.Join(dir, "data") + ", bucket " + env["MINIO_BUCKET"],
+		Client: newClient(4), Log: filepath.Join(dir, "minio.log"), stop: stop,
+		Info: map[string]string{
+			"endpoint": env["MINIO_ENDPOINT"], "bucket": env["MINIO_BUCKET"],
+			"access-key": env["MINIO_ACCESS_KEY"], "secret-key": env["MINIO_SECRET_KEY"],
+		},
+	}, nil
 }
 
 // versionOf runs `bin arg` and returns its first line of output.
