@@ -33,7 +33,7 @@ func TestCopyHashingEveryBufferBoundary(t *testing.T) {
 		}
 		var out bytes.Buffer
 		h := sha256.New()
-		n, err := copyHashing(context.Background(), &out, h, &chunkyReader{bytes.NewReader(data), rng})
+		n, err := CopyHashing(context.Background(), &out, h, &chunkyReader{bytes.NewReader(data), rng})
 		if err != nil || n != int64(size) {
 			t.Fatalf("size %d: copied %d, %v", size, n, err)
 		}
@@ -61,7 +61,7 @@ func TestCopyHashingErrors(t *testing.T) {
 	// A writer failing mid-way stops the copy with its error, without
 	// reading the whole body.
 	src := &countingReader{r: bytes.NewReader(big)}
-	_, err := copyHashing(context.Background(), &failingWriter{after: 2 * copyBufSize}, sha256.New(), src)
+	_, err := CopyHashing(context.Background(), &failingWriter{after: 2 * copyBufSize}, sha256.New(), src)
 	if err == nil || err.Error() != "disk full" {
 		t.Fatalf("writer failure: %v", err)
 	}
@@ -71,14 +71,14 @@ func TestCopyHashingErrors(t *testing.T) {
 	// A client that drops the body half way is an error, not an end.
 	for _, cut := range []error{io.ErrUnexpectedEOF, errors.New("connection reset")} {
 		r := io.MultiReader(bytes.NewReader(big[:3*copyBufSize+5]), iotest.ErrReader(cut))
-		if _, err := copyHashing(context.Background(), io.Discard, sha256.New(), r); !errors.Is(err, cut) {
+		if _, err := CopyHashing(context.Background(), io.Discard, sha256.New(), r); !errors.Is(err, cut) {
 			t.Fatalf("body cut with %v: got %v", cut, err)
 		}
 	}
 	// A cancelled context stops it.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := copyHashing(ctx, io.Discard, sha256.New(), bytes.NewReader(big)); !errors.Is(err, context.Canceled) {
+	if _, err := CopyHashing(ctx, io.Discard, sha256.New(), bytes.NewReader(big)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }

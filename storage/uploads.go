@@ -149,7 +149,7 @@ func (u *Upload) Append(ctx context.Context, body io.Reader, start, length int64
 		return err
 	}
 	defer w.Close()
-	n, err := copyHashing(ctx, w, h, body)
+	n, err := CopyHashing(ctx, w, h, body)
 	if err != nil {
 		return err
 	}
@@ -286,11 +286,12 @@ const copyBufSize = 1 << 20
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
-// copyHashing streams src into w and h, checking ctx between chunks. Past
+// CopyHashing streams src into w and sum (a hash, a digest verifier),
+// checking ctx between chunks. Past
 // the first buffer it pipelines: while one goroutine hashes a buffer and
 // another writes it, the next is read from the client, so a push costs
 // about the slowest of reading, hashing and writing rather than their sum.
-func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, src io.Reader) (int64, error) {
+func CopyHashing(ctx context.Context, w io.Writer, h io.Writer, src io.Reader) (int64, error) {
 	first := copyBufs.Get().(*[]byte)
 	m, rerr := fill(src, *first)
 	if rerr != nil && rerr != io.EOF || m < len(*first) {
@@ -316,7 +317,7 @@ type chunk struct {
 	done sync.WaitGroup
 }
 
-func pipeline(ctx context.Context, w io.Writer, h hash.Hash, src io.Reader, first *[]byte) (int64, error) {
+func pipeline(ctx context.Context, w io.Writer, h io.Writer, src io.Reader, first *[]byte) (int64, error) {
 	const depth = 3 // buffers in flight: one read, one hashed and written, one spare
 	hashQ, writeQ := make(chan *chunk, depth), make(chan *chunk, depth)
 	var writeErr error
@@ -417,9 +418,5 @@ func fill(src io.Reader, buf []byte) (int, error) {
 
 // copyCtx is io.Copy that stops when ctx ends.
 func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
-	return copyHashing(ctx, w, nopHash{}, r)
+	return CopyHashing(ctx, w, io.Discard, r)
 }
-
-type nopHash struct{ hash.Hash }
-
-func (nopHash) Write(p []byte) (int, error) { return len(p), nil }

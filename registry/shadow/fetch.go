@@ -67,6 +67,15 @@ func (n *Namespace) fetchBlob(ctx context.Context, r *Repo, d digest.Digest) (st
 	key := r.path + "@" + d.String()
 	n.mu.Lock()
 	f := n.fetches[key]
+	if f == nil && r.cache != nil {
+		// A fetch is forgotten only once its blob is in the cache, so with
+		// none in flight the cache is the place to look, under the lock,
+		// before downloading again.
+		if b, err := r.cache.BlobOpen(ctx, d); err == nil {
+			n.mu.Unlock()
+			return b, nil
+		}
+	}
 	if f == nil {
 		f = &fetch{ns: n, repo: r, key: key, d: d, ready: make(chan struct{}), size: -1}
 		f.cond = sync.NewCond(&f.mu)
@@ -166,13 +175,19 @@ func (f *fetch) run() {
 	f.spool, f.spoolName, f.size = spool, spool.Name(), size
 	close(f.ready)
 
-	err = f.download(rc)
+	err = f.download(ctx, rc)
+	// Verified: the clients get their last byte now. Caching comes after
+	// and need not keep them waiting for the disk.
+	f.finish(err)
 	if err == nil && f.repo.cache != nil {
 		// Durable before it is taken over, so a crash cannot leave a
 		// cached blob whose bytes never reached the disk.
-		err = spool.Sync()
+		if serr := spool.Sync(); serr != nil {
+			n.log.Warn("syncing a fetched blob failed; not caching it", "repo", f.repo.path, "digest", f.d, "err", serr)
+			f.release(ctx, false, adoptable)
+			return
+		}
 	}
-	f.finish(err)
 	if err != nil {
 		n.log.Warn("blob fetch failed; nothing cached", "repo", f.repo.path, "digest", f.d, "err", err)
 	}
@@ -189,39 +204,41 @@ func (n *Namespace) forget(f *fetch) {
 	n.mu.Unlock()
 }
 
-// download copies the upstream stream into the spool, verifying it.
-func (f *fetch) download(rc io.Reader) error {
+// download copies the upstream stream into the spool, verifying it on the
+// way, with storage's pipelined copy (reading, hashing and writing
+// overlap). Every write tells the waiting readers.
+func (f *fetch) download(ctx context.Context, rc io.Reader) error {
 	v := f.d.Verifier()
-	buf := make([]byte, 1<<20)
-	for {
-		m, rerr := rc.Read(buf)
-		if m > 0 {
-			if f.size >= 0 && f.have+int64(m) > f.size {
-				return fmt.Errorf("upstream sent more than the %d bytes it announced for %s", f.size, f.d)
-			}
-			v.Write(buf[:m])
-			if _, err := f.spool.Write(buf[:m]); err != nil {
-				return fmt.Errorf("spooling blob %s: %w", f.d, err)
-			}
-			f.mu.Lock()
-			f.have += int64(m)
-			f.cond.Broadcast()
-			f.mu.Unlock()
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return rerr
-		}
+	src := rc
+	if f.size >= 0 {
+		src = io.LimitReader(rc, f.size+1) // one byte more shows an overlong body
 	}
-	if f.size >= 0 && f.have != f.size {
-		return fmt.Errorf("upstream sent %d of the %d bytes of %s", f.have, f.size, f.d)
+	n, err := storage.CopyHashing(ctx, progressWriter{f}, v, src)
+	if err != nil {
+		return err
+	}
+	if f.size >= 0 && n != f.size {
+		return fmt.Errorf("upstream %s sent %d bytes of %s, announced %d", f.ns.up.Name(), n, f.d, f.size)
 	}
 	if !v.Verified() {
-		return fmt.Errorf("upstream content for %s does not match its digest", f.d)
+		return fmt.Errorf("upstream %s: content for %s does not match its digest", f.ns.up.Name(), f.d)
 	}
 	return nil
+}
+
+// progressWriter writes to the spool and wakes the readers.
+type progressWriter struct{ f *fetch }
+
+func (w progressWriter) Write(p []byte) (int, error) {
+	n, err := w.f.spool.Write(p)
+	w.f.mu.Lock()
+	w.f.have += int64(n)
+	w.f.cond.Broadcast()
+	w.f.mu.Unlock()
+	if err != nil {
+		return n, fmt.Errorf("spooling blob %s: %w", w.f.d, err)
+	}
+	return n, nil
 }
 
 func (f *fetch) finish(err error) {

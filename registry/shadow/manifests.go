@@ -84,6 +84,11 @@ func (r *Repo) fetchManifest(ctx context.Context, ref string) (*storage.Manifest
 	v, err, _ := r.ns.flights.Do("manifest "+r.path+":"+ref, func() (any, error) {
 		// Detached: the first caller leaving must not fail the others.
 		ctx := context.WithoutCancel(ctx)
+		// A flight that ended just before this one began has cached what
+		// it fetched: look again rather than ask the upstream twice.
+		if m, ok := r.cachedFresh(ctx, ref); ok {
+			return m, nil
+		}
 		um, err := r.ns.up.Manifest(ctx, r.path, ref)
 		if err != nil {
 			return nil, err
@@ -96,6 +101,24 @@ func (r *Repo) fetchManifest(ctx context.Context, ref string) (*storage.Manifest
 		return nil, r.ns.fromUpstream(err, storage.ErrManifestUnknown)
 	}
 	return v.(*storage.Manifest), nil
+}
+
+// cachedFresh returns ref from the cache when it is there and, for a tag,
+// still within its TTL.
+func (r *Repo) cachedFresh(ctx context.Context, ref string) (*storage.Manifest, bool) {
+	if r.cache == nil {
+		return nil, false
+	}
+	if _, err := digest.Parse(ref); err == nil {
+		m, err := r.cache.Manifest(ctx, ref)
+		return m, err == nil
+	}
+	desc, updated, err := r.cache.TagStat(ctx, ref)
+	if err != nil || r.ns.opts.Now().Sub(updated) >= r.ns.opts.TagTTL {
+		return nil, false
+	}
+	m, err := r.cache.Manifest(ctx, desc.Digest.String())
+	return m, err == nil
 }
 
 // keep caches m, tagged ref when ref is a tag. Manifests shadowreg cannot
