@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -16,7 +18,9 @@ import (
 // A writer maps content onto one S3 multipart upload on the content's key:
 //
 //   - Write buffers up to a part (partSize) and uploads each full part as it
-//     fills, so a writer holds at most one part in memory and streams.
+//     fills, in the background, partUploads at a time: the client's stream
+//     keeps flowing while parts travel, and a writer holds at most
+//     partUploads+1 parts in memory.
 //   - Checkpoint uploads the buffer as a part too when it has reached S3's
 //     5 MiB minimum, then stores the rest (the tail, < 5 MiB), the upload id
 //     and the parts' numbers and ETags in one checkpoint object.
@@ -42,13 +46,24 @@ type writer struct {
 	written int64 // bytes written through this writer
 
 	uploadID string
-	parts    []part // uploaded parts that hold content[0 : size-len(buf)]
 	created  bool   // this writer created uploadID and no checkpoint names it yet
 	buf      []byte // content past the parts, < partSize
+	next     int    // the next part's number
 
-	done bool  // after Checkpoint, Commit, Cancel or Close
-	err  error // sticky: a failed part upload breaks the writer
+	done bool // after Checkpoint, Commit, Cancel or Close
+
+	// Parts upload in the background (uploadPart); mu guards what they
+	// report. wait() ends them all.
+	mu       sync.Mutex
+	parts    []part // uploaded parts, once wait() returns: content[0 : size-len(buf)], in order
+	err      error  // sticky: a failed part upload breaks the writer
+	inflight sync.WaitGroup
+	slots    chan struct{} // one per part upload in flight
 }
+
+// partUploads is how many parts of one writer upload at once: two keeps the
+// client's stream flowing while a part travels, at one more part of memory.
+const partUploads = 2
 
 var errDone = errors.New("writer already checkpointed, committed, cancelled or closed")
 
@@ -60,7 +75,8 @@ func (d *Driver) Writer(ctx context.Context, path string, offset int64) (driver.
 	if offset < 0 {
 		return nil, fmt.Errorf("%s: write %s: negative offset %d", name, path, offset)
 	}
-	w := &writer{d: d, ctx: ctx, path: path, key: d.layout.data(path), size: offset, partSize: d.partSize}
+	w := &writer{d: d, ctx: ctx, path: path, key: d.layout.data(path), size: offset, partSize: d.partSize,
+		next: 1, slots: make(chan struct{}, partUploads)}
 	if offset == 0 {
 		// New content: earlier writers' checkpoints and uploads go. Content
 		// already committed at path stays readable until Commit replaces it.
@@ -75,7 +91,7 @@ func (d *Driver) Writer(ctx context.Context, path string, offset int64) (driver.
 	if err := d.dropState(ctx, path, offset, c.UploadID); err != nil {
 		return nil, err
 	}
-	w.uploadID, w.parts, w.buf = c.UploadID, c.Parts, tail
+	w.uploadID, w.parts, w.buf, w.next = c.UploadID, c.Parts, tail, len(c.Parts)+1
 	return w, nil
 }
 
@@ -107,8 +123,8 @@ func (d *Driver) readCheckpoint(ctx context.Context, path string, size int64) (c
 }
 
 func (w *writer) usable() error {
-	if w.err != nil {
-		return w.err
+	if err := w.failed(); err != nil {
+		return err
 	}
 	if w.done {
 		return fmt.Errorf("%s: %s: %w", name, w.path, errDone)
@@ -123,22 +139,15 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	n := 0
 	for len(p) > 0 { // every round consumes bytes of p
-		var k int
-		if len(w.buf) == 0 && int64(len(p)) >= w.partSize {
-			// A whole part in p: upload it from there, without copying.
-			k = int(w.partSize)
-			if err := w.uploadPart(w.ctx, p[:k]); err != nil {
+		// Always copied: the part uploads after Write returns, when the
+		// caller owns p again.
+		k := min(len(p), int(w.partSize)-len(w.buf))
+		w.buf = appendBounded(w.buf, p[:k], int(w.partSize))
+		if int64(len(w.buf)) == w.partSize {
+			if err := w.uploadPart(w.ctx, w.buf); err != nil {
 				return n, err
 			}
-		} else {
-			k = min(len(p), int(w.partSize)-len(w.buf))
-			w.buf = appendBounded(w.buf, p[:k], int(w.partSize))
-			if int64(len(w.buf)) == w.partSize {
-				if err := w.uploadPart(w.ctx, w.buf); err != nil {
-					return n, err
-				}
-				w.buf = w.buf[:0]
-			}
+			w.buf = nil // the upload owns it now
 		}
 		p = p[k:]
 		n += k
@@ -162,27 +171,64 @@ func appendBounded(buf, b []byte, limit int) []byte {
 // Size implements driver.FileWriter.
 func (w *writer) Size() int64 { return w.size }
 
-// uploadPart uploads data as the next part, creating the multipart upload
-// (and its marker) first if needed. Any failure breaks the writer.
+// uploadPart starts uploading data (which it then owns) as the next part,
+// creating the multipart upload (and its marker) first if needed. It waits
+// while partUploads parts are already in flight. Any failure, now or in the
+// background, breaks the writer.
 func (w *writer) uploadPart(ctx context.Context, data []byte) error {
 	if err := w.ensureUpload(ctx); err != nil {
-		w.err = err
+		return w.fail(err)
+	}
+	n := w.next
+	if n > maxParts {
+		return w.fail(fmt.Errorf("%s: write %s: more than %d parts of %d bytes: raise s3.part-size", name, w.path, maxParts, w.partSize))
+	}
+	w.next++
+	w.slots <- struct{}{}
+	if err := w.failed(); err != nil {
+		<-w.slots
 		return err
 	}
-	n := len(w.parts) + 1
-	if n > maxParts {
-		w.err = fmt.Errorf("%s: write %s: more than %d parts of %d bytes: raise s3.part-size", name, w.path, maxParts, w.partSize)
-		return w.err
-	}
-	// A bytes.Reader can be rewound, so minio-go retries failed parts.
-	p, err := w.d.core.PutObjectPart(ctx, w.d.bucket, w.key, w.uploadID, n,
-		bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
-	if err != nil {
-		w.err = w.d.wrap(fmt.Sprintf("write part %d of", n), w.path, err)
-		return w.err
-	}
-	w.parts = append(w.parts, part{Number: n, ETag: p.ETag, Size: int64(len(data))})
+	w.inflight.Add(1)
+	go func() {
+		defer func() { <-w.slots; w.inflight.Done() }()
+		// A bytes.Reader can be rewound, so minio-go retries failed parts.
+		p, err := w.d.core.PutObjectPart(ctx, w.d.bucket, w.key, w.uploadID, n,
+			bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
+		if err != nil {
+			w.fail(w.d.wrap(fmt.Sprintf("write part %d of", n), w.path, err))
+			return
+		}
+		w.mu.Lock()
+		w.parts = append(w.parts, part{Number: n, ETag: p.ETag, Size: int64(len(data))})
+		w.mu.Unlock()
+	}()
 	return nil
+}
+
+// wait lets every part in flight finish and puts the parts in order.
+func (w *writer) wait() error {
+	w.inflight.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	slices.SortFunc(w.parts, func(a, b part) int { return a.Number - b.Number })
+	return w.err
+}
+
+// fail records the writer's first error and returns it.
+func (w *writer) fail(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+func (w *writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
 
 func (w *writer) ensureUpload(ctx context.Context) error {
@@ -219,15 +265,17 @@ func (w *writer) Checkpoint(ctx context.Context) error {
 		if err := w.uploadPart(ctx, w.buf); err != nil {
 			return err
 		}
-		w.buf = w.buf[:0]
+		w.buf = nil
+	}
+	if err := w.wait(); err != nil {
+		return err
 	}
 	b, err := encodeCheckpoint(checkpoint{Size: w.size, UploadID: w.uploadID, Parts: w.parts}, w.buf)
 	if err != nil {
 		return err
 	}
 	if err := w.d.put(ctx, w.d.layout.checkpoint(w.path, w.size), b); err != nil {
-		w.err = w.d.wrap("checkpoint", w.path, err)
-		return w.err
+		return w.fail(w.d.wrap("checkpoint", w.path, err))
 	}
 	w.done, w.created, w.buf = true, false, nil
 	return nil
@@ -241,14 +289,17 @@ func (w *writer) Commit(ctx context.Context) error {
 	if w.uploadID == "" {
 		// Never filled a part: one PutObject.
 		if err := w.d.put(ctx, w.key, w.buf); err != nil {
-			w.err = w.d.wrap("commit", w.path, err)
-			return w.err
+			return w.fail(w.d.wrap("commit", w.path, err))
 		}
 	} else {
-		if len(w.buf) > 0 || len(w.parts) == 0 {
+		if len(w.buf) > 0 || w.next == 1 {
 			if err := w.uploadPart(ctx, w.buf); err != nil {
 				return err
 			}
+			w.buf = nil
+		}
+		if err := w.wait(); err != nil {
+			return err
 		}
 		cps := make([]minio.CompletePart, len(w.parts))
 		for i, p := range w.parts {
@@ -260,8 +311,7 @@ func (w *writer) Commit(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			w.err = w.d.wrap("commit", w.path, err)
-			return w.err
+			return w.fail(w.d.wrap("commit", w.path, err))
 		}
 	}
 	w.done, w.created, w.buf = true, false, nil
@@ -277,6 +327,7 @@ func (w *writer) Cancel(ctx context.Context) error {
 	if w.done {
 		return fmt.Errorf("%s: %s: %w", name, w.path, errDone)
 	}
+	w.wait() // parts still travelling would land after the abort
 	w.done, w.created, w.buf = true, false, nil
 	var own []upload
 	if w.uploadID != "" {
@@ -299,6 +350,7 @@ func (w *writer) Close() error {
 	if w.done {
 		return nil
 	}
+	w.wait()
 	w.done, w.buf = true, nil
 	if !w.created {
 		return nil
