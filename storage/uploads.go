@@ -21,9 +21,12 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// An upload session. Its bytes go to uploads/<id>/data; its state — where it
-// ends and the SHA-256 state of everything so far — to uploads/<id>/state
-// after every chunk, so a session survives a restart and can be continued by
+// An upload session. Its bytes go to uploads/<id>/data, and with every
+// chunk's checkpoint the driver keeps the SHA-256 state of everything so far
+// (the checkpoint's meta: bytes and hash are stored together, so two
+// replicas racing on one session cannot leave the bytes of one and the hash
+// of the other). Its state — repository, area, where it ends — goes to
+// uploads/<id>/state. So a session survives a restart, can be continued by
 // another replica, and finishing it never re-reads the bytes to hash them.
 type Upload struct {
 	s     *Store
@@ -35,7 +38,6 @@ type uploadState struct {
 	Repo    string    `json:"repo"`
 	Area    string    `json:"area"`
 	Offset  int64     `json:"offset"`
-	SHA256  []byte    `json:"sha256,omitempty"` // marshalled hash state after Offset bytes
 	Started time.Time `json:"started"`
 	Updated time.Time `json:"updated"`
 }
@@ -112,13 +114,17 @@ func (u *Upload) save(ctx context.Context) error {
 	return u.s.d.PutContent(ctx, uploadStatePath(u.id), b)
 }
 
-// hash restores the SHA-256 state of the bytes received so far.
-func (u *Upload) hash() (hash.Hash, error) {
+// restoreHash restores the SHA-256 state of an upload's first offset bytes
+// from the meta of their checkpoint.
+func (u *Upload) restoreHash(meta []byte, offset int64) (hash.Hash, error) {
 	h := sha256.New()
-	if len(u.state.SHA256) == 0 {
+	if offset == 0 {
 		return h, nil
 	}
-	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.state.SHA256); err != nil {
+	if len(meta) == 0 {
+		return nil, fmt.Errorf("upload %s: the checkpoint at %d bytes has no hash state", u.id, offset)
+	}
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(meta); err != nil {
 		return nil, fmt.Errorf("upload %s: hash state: %w", u.id, err)
 	}
 	return h, nil
@@ -140,15 +146,15 @@ func (u *Upload) Append(ctx context.Context, body io.Reader, start, length int64
 	if length == 0 {
 		return nil
 	}
-	h, err := u.hash()
-	if err != nil {
-		return err
-	}
 	w, err := u.s.d.Writer(ctx, uploadDataPath(u.id), u.state.Offset)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
+	h, err := u.restoreHash(w.Meta(), u.state.Offset)
+	if err != nil {
+		return err
+	}
 	n, err := CopyHashing(ctx, w, h, body)
 	if err != nil {
 		return err
@@ -159,15 +165,14 @@ func (u *Upload) Append(ctx context.Context, body io.Reader, start, length int64
 	if n == 0 {
 		return nil
 	}
-	if err := w.Checkpoint(ctx); err != nil {
-		return err
-	}
 	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		return err
 	}
+	if err := w.Checkpoint(ctx, state); err != nil {
+		return err
+	}
 	u.state.Offset = w.Size()
-	u.state.SHA256 = state
 	return u.save(ctx)
 }
 
@@ -183,10 +188,11 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (ocispec.Descripto
 	if err := u.reload(ctx); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	if err := u.complete(ctx); err != nil {
+	meta, err := u.complete(ctx)
+	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	if err := u.verify(ctx, d); err != nil {
+	if err := u.verify(ctx, d, meta); err != nil {
 		if errors.Is(err, ErrDigestMismatch) {
 			u.remove(ctx)
 		}
@@ -198,11 +204,17 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (ocispec.Descripto
 	}
 	release := u.s.guard.hold()
 	defer release()
-	// Moving over content that is already there (the same blob pushed twice
-	// at once) replaces it with identical bytes: harmless, and it refreshes
-	// the blob for the garbage collector's grace period.
-	if err := u.s.d.Move(ctx, uploadDataPath(u.id), blobPath(d)); err != nil {
+	// Content already stored is never replaced: it was verified when it
+	// came, and these bytes are the same or (a session raced on, a bug) not.
+	// Linking it below notes it for the collector, under the guard.
+	exists, err := u.s.BlobExists(ctx, d)
+	if err != nil {
 		return ocispec.Descriptor{}, err
+	}
+	if !exists {
+		if err := u.s.d.Move(ctx, uploadDataPath(u.id), blobPath(d)); err != nil {
+			return ocispec.Descriptor{}, err
+		}
 	}
 	repo := &Repo{s: u.s, name: u.state.Repo, areas: []string{u.state.Area}}
 	if err := repo.linkBlob(ctx, d); err != nil {
@@ -213,29 +225,32 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (ocispec.Descripto
 }
 
 // complete makes the upload's content readable so it can be verified and
-// moved: an S3 multipart upload becomes an object here. A commit retried
-// after a crash between completing and moving finds the content already
-// complete, which S3 cannot reopen for writing: it is used as it is when it
-// has every byte.
-func (u *Upload) complete(ctx context.Context) error {
+// moved (an S3 multipart upload becomes an object here), and returns the
+// meta of its last checkpoint: the hash state of exactly these bytes. A
+// commit retried after a crash between completing and moving finds the
+// content already complete, which S3 cannot reopen for writing: it is used
+// as it is when it has every byte, and verified by reading it (no meta).
+func (u *Upload) complete(ctx context.Context) ([]byte, error) {
 	w, err := u.s.d.Writer(ctx, uploadDataPath(u.id), u.state.Offset)
 	if isNotFound(err) && u.state.Offset > 0 {
 		if fi, serr := u.s.d.Stat(ctx, uploadDataPath(u.id)); serr == nil && !fi.IsDir && fi.Size == u.state.Offset {
-			return nil
+			return nil, nil
 		}
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer w.Close()
-	return w.Commit(ctx)
+	meta := w.Meta()
+	return meta, w.Commit(ctx)
 }
 
-// verify checks the upload's bytes against d: from the kept SHA-256 state,
-// or, for another algorithm, by reading the bytes once.
-func (u *Upload) verify(ctx context.Context, d digest.Digest) error {
-	if d.Algorithm() == digest.SHA256 {
-		h, err := u.hash()
+// verify checks the upload's bytes against d: from the hash state kept with
+// their checkpoint, or, for another algorithm or without it, by reading the
+// bytes once.
+func (u *Upload) verify(ctx context.Context, d digest.Digest, meta []byte) error {
+	if d.Algorithm() == digest.SHA256 && (meta != nil || u.state.Offset == 0) {
+		h, err := u.restoreHash(meta, u.state.Offset)
 		if err != nil {
 			return err
 		}

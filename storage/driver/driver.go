@@ -125,8 +125,16 @@ type FileWriter interface {
 
 	// Checkpoint makes everything written durable and resumable: a later
 	// Writer at offset Size() continues it. The content need not be readable
-	// yet (an S3 multipart upload in progress is not).
-	Checkpoint(ctx context.Context) error
+	// yet (an S3 multipart upload in progress is not). meta — small, opaque
+	// bytes, or nil — is kept with this checkpoint, atomically with its
+	// bytes, and handed back by the Writer that resumes at this size (Meta):
+	// state that must match the bytes exactly, like a running hash, cannot
+	// then be torn from them by two writers racing on separate replicas.
+	Checkpoint(ctx context.Context, meta []byte) error
+
+	// Meta is the meta of the checkpoint this writer resumed; nil for new
+	// content or a checkpoint made without.
+	Meta() []byte
 
 	// Commit completes the content: durable, and readable at the path by
 	// Reader, GetContent, Stat and Move. It can no longer be resumed.

@@ -66,8 +66,18 @@ func (c conformanceCounts) String() string {
 // The reports are copied to <repo>/.cache/conformance/<target>/.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	bin := requireTool(t, "oci-conformance")
+	requireTool(t, "oci-conformance")
 	srv := startServer(t)
+	runConformance(t, srv, target)
+}
+
+// runConformance runs the suite with its default settings against srv and
+// fails t on any failed case or fewer tests than expected. label names the
+// run in the "OCI conformance (<label>): …" line and the report folder,
+// <repo>/.cache/conformance/<label>/.
+func runConformance(t *testing.T, srv *Server, label string) conformanceCounts {
+	t.Helper()
+	bin := requireTool(t, "oci-conformance")
 	res := t.TempDir()
 
 	// Defaults only: drop any OCI_* the caller may have set, and run in an
@@ -101,7 +111,7 @@ func TestConformance(t *testing.T) {
 	}
 	_ = os.WriteFile(filepath.Join(res, "stdout.txt"), stdout.Bytes(), 0o644)
 	_ = os.WriteFile(filepath.Join(res, "stderr.txt"), stderr.Bytes(), 0o644)
-	keep := filepath.Join(repoRoot, ".cache", "conformance", target)
+	keep := filepath.Join(repoRoot, ".cache", "conformance", label)
 	if err := copyDir(res, keep); err != nil {
 		t.Logf("copying the reports to %s: %v", keep, err)
 	} else {
@@ -118,8 +128,8 @@ func TestConformance(t *testing.T) {
 	}
 	c := conformanceCounts{Total: js.Tests, Failed: js.Failures, Errors: js.Errors, Skipped: js.Skipped, Disabled: js.Disabled}
 	c.Passed = c.Total - c.Failed - c.Errors - c.Skipped - c.Disabled
-	t.Logf("OCI conformance (%s): %s", target, c)
-	fmt.Printf("OCI conformance (%s): %s\n", target, c) // also in go test -json output as a plain line
+	t.Logf("OCI conformance (%s): %s", label, c)
+	fmt.Printf("OCI conformance (%s): %s\n", label, c) // also in go test -json output as a plain line
 
 	var failing, skipped []string
 	for _, s := range js.Suites {
@@ -142,7 +152,7 @@ func TestConformance(t *testing.T) {
 		if c.Total != conformanceTests || c.Failed+c.Errors != referenceFailures {
 			t.Errorf("reference registry: got %s, want %d total and %d failed", c, conformanceTests, referenceFailures)
 		}
-		return
+		return c
 	}
 	if c.Total < conformanceTests {
 		t.Errorf("only %d conformance tests ran, want at least %d (did the suite abort? see %s)", c.Total, conformanceTests, keep)
@@ -159,6 +169,7 @@ func TestConformance(t *testing.T) {
 			t.Logf("suite summary:\n%s", clip(stdout.String()[i:]))
 		}
 	}
+	return c
 }
 
 func clipLine(s string, max int) string {

@@ -112,7 +112,7 @@ func writeChunk(ctx context.Context, d driver.Driver, path string, offset int, b
 	if got, want := w.Size(), int64(offset+len(b)); got != want {
 		return fmt.Errorf("Size() of %q = %d; want %d", path, got, want)
 	}
-	end := w.Checkpoint
+	end := func(ctx context.Context) error { return w.Checkpoint(ctx, checkpointMeta(w.Size())) }
 	if commit {
 		end = w.Commit
 	}

@@ -88,7 +88,7 @@ func writeAt(t *testing.T, ctx context.Context, d driver.Driver, path string, of
 	t.Helper()
 	w := newWriter(t, ctx, d, path, offset)
 	writeOdd(t, w, b)
-	end, endName := w.Checkpoint, "Checkpoint"
+	end, endName := func(ctx context.Context) error { return w.Checkpoint(ctx, checkpointMeta(w.Size())) }, "Checkpoint"
 	if commit {
 		end, endName = w.Commit, "Commit"
 	}

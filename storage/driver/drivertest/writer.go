@@ -3,6 +3,7 @@ package drivertest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"testing"
@@ -23,6 +24,56 @@ func (s suite) testWriter(t *testing.T) {
 	t.Run("Copy", s.testWriterCopy)
 	t.Run("CommitThenMove", s.testWriterCommitThenMove)
 	t.Run("DeleteCheckpointed", s.testWriterDeleteCheckpointed)
+	t.Run("CheckpointMeta", s.testWriterCheckpointMeta)
+}
+
+// checkpointMeta is the meta the suite's writers checkpoint with: it names
+// the size, so a resume that hands back another checkpoint's meta shows.
+func checkpointMeta(size int64) []byte { return fmt.Appendf(nil, "meta@%d", size) }
+
+// testWriterCheckpointMeta: a checkpoint's meta comes back with the writer
+// that resumes it — the latest, or an earlier one — and new content has none.
+func (s suite) testWriterCheckpointMeta(t *testing.T) {
+	ctx, d := s.setup(t)
+	const path = "uploads/m/data"
+	b := data(77, 6*mib+5)
+	meta := func(offset int64) []byte {
+		t.Helper()
+		w := newWriter(t, ctx, d, path, offset)
+		defer w.Close()
+		return w.Meta()
+	}
+	writeAt(t, ctx, d, path, 0, b[:mib], false)
+	writeAt(t, ctx, d, path, mib, b[mib:6*mib], false)
+	if got := meta(6 * mib); string(got) != string(checkpointMeta(6*mib)) {
+		t.Fatalf("Meta after resuming at the last checkpoint = %q, want %q", got, checkpointMeta(6*mib))
+	}
+	// Resuming the earlier checkpoint gives its own meta (and drops the later
+	// checkpoint); a new checkpoint there replaces it.
+	if got := meta(mib); string(got) != string(checkpointMeta(mib)) {
+		t.Fatalf("Meta after resuming the earlier checkpoint = %q, want %q", got, checkpointMeta(mib))
+	}
+	w := newWriter(t, ctx, d, path, mib)
+	writeOdd(t, w, b[mib:2*mib])
+	if err := w.Checkpoint(ctx, []byte("second@2mib")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if got := meta(2 * mib); string(got) != "second@2mib" {
+		t.Fatalf("Meta of a replaced checkpoint = %q", got)
+	}
+	// Checkpointing nothing new can still change the meta.
+	w = newWriter(t, ctx, d, path, 2*mib)
+	if err := w.Checkpoint(ctx, []byte("again@2mib")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if got := meta(2 * mib); string(got) != "again@2mib" {
+		t.Fatalf("Meta after an empty checkpoint with a new meta = %q", got)
+	}
+	if got := meta(0); got != nil {
+		t.Fatalf("Meta of new content = %q, want nil", got)
+	}
 }
 
 // testWriterLarge writes 24 mib in odd-sized writes and reads it back whole

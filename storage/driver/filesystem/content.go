@@ -60,14 +60,23 @@ func (d *Driver) PutContent(ctx context.Context, path string, content []byte) (e
 	if err := validate(path); err != nil {
 		return err
 	}
-	full := d.fullPath(path)
+	if err := writeAtomic(ctx, d.fullPath(path), content); err != nil {
+		return fmt.Errorf("%s: put %s: %w", name, path, err)
+	}
+	return nil
+}
+
+// writeAtomic replaces the file full with content: a temporary file in the
+// same folder, fsync, rename, fsync of the folder. A crash at any point
+// leaves at worst an invisible temporary file.
+func writeAtomic(ctx context.Context, full string, content []byte) (err error) {
 	dir := filepath.Dir(full)
 	var tmp *os.File
 	if err := inDir(dir, func() (err error) {
 		tmp, err = createTemp(dir)
 		return err
 	}); err != nil {
-		return fmt.Errorf("%s: put %s: %w", name, path, err)
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -76,25 +85,25 @@ func (d *Driver) PutContent(ctx context.Context, path string, content []byte) (e
 		}
 	}()
 	if _, err := tmp.Write(content); err != nil {
-		return fmt.Errorf("%s: put %s: %w", name, path, err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("%s: put %s: %w", name, path, err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s: put %s: %w", name, path, err)
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	// The temporary file keeps dir non-empty, so prune cannot remove it now.
 	if err := os.Rename(tmp.Name(), full); err != nil {
-		return fmt.Errorf("%s: put %s: %w", name, path, err)
+		return err
 	}
 	if err := syncDir(dir); err != nil {
 		// The content is in place but maybe not durable: report it, and leave
 		// it, since removing it would not be durable either.
-		return fmt.Errorf("%s: put %s: sync directory: %w", name, path, err)
+		return fmt.Errorf("sync directory: %w", err)
 	}
 	return nil
 }

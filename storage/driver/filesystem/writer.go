@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/shadowreg/shadowreg/storage/driver"
 )
@@ -31,6 +33,7 @@ func (d *Driver) Writer(ctx context.Context, path string, offset int64) (driver.
 	full := d.fullPath(path)
 	w := &fileWriter{d: d, path: path, full: full, ctx: ctx, base: offset, size: offset}
 	if offset == 0 {
+		removeSidecars(full, -1)
 		err := inDir(filepath.Dir(full), func() (err error) {
 			w.f, err = os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 			return err
@@ -52,8 +55,45 @@ func (d *Driver) Writer(ctx context.Context, path string, offset int64) (driver.
 		f.Close()
 		return nil, fmt.Errorf("%s: write %s: %w", name, path, err)
 	}
-	w.f = f
+	meta, err := os.ReadFile(sidecar(full, offset))
+	if err != nil && !isMissing(err) {
+		f.Close()
+		return nil, fmt.Errorf("%s: write %s: checkpoint meta: %w", name, path, err)
+	}
+	removeSidecars(full, offset) // checkpoints past offset are gone with their bytes
+	w.f, w.meta = f, meta
 	return w, nil
+}
+
+// sidecar is where the meta of the checkpoint at size of the file full is
+// kept: a hidden file beside it (the temporary prefix keeps it out of List,
+// Walk and driver paths). It is written after the bytes are fsynced, so a
+// sidecar never describes bytes that are not durable; a stale one, from a
+// checkpoint a resume discarded, is replaced when a checkpoint of that size
+// is made again, and goes with the folder.
+func sidecar(full string, size int64) string {
+	return filepath.Join(filepath.Dir(full), sidecarPrefix(full)+strconv.FormatInt(size, 10))
+}
+
+func sidecarPrefix(full string) string { return tempPrefix + "ckpt." + filepath.Base(full) + "." }
+
+// removeSidecars removes the checkpoint metas of full past size (all, for
+// size < 0): best effort, as they are hidden and harmless.
+func removeSidecars(full string, size int64) {
+	entries, err := os.ReadDir(filepath.Dir(full))
+	if err != nil {
+		return
+	}
+	prefix := sidecarPrefix(full)
+	for _, e := range entries {
+		at, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseInt(at, 10, 64); err == nil && n > size {
+			os.Remove(filepath.Join(filepath.Dir(full), e.Name()))
+		}
+	}
 }
 
 // resumeAt positions f at offset, dropping whatever follows it: bytes a
@@ -89,8 +129,12 @@ type fileWriter struct {
 	// Close cuts the file back to.
 	base    int64
 	size    int64
-	created bool // the writer created the file, whose directory entry needs an fsync
+	created bool   // the writer created the file, whose directory entry needs an fsync
+	meta    []byte // of the checkpoint resumed
 }
+
+// Meta implements driver.FileWriter.
+func (w *fileWriter) Meta() []byte { return w.meta }
 
 var _ io.ReaderFrom = (*fileWriter)(nil)
 
@@ -122,12 +166,32 @@ func (w *fileWriter) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
-// Checkpoint makes the bytes durable; on a filesystem a later writer resumes
-// them as they are, so nothing else is needed.
-func (w *fileWriter) Checkpoint(ctx context.Context) error { return w.finish(ctx, "checkpoint") }
+// Checkpoint makes the bytes durable, then records meta beside them; a
+// later writer resumes the bytes as they are.
+func (w *fileWriter) Checkpoint(ctx context.Context, meta []byte) error {
+	size := w.size
+	if err := w.finish(ctx, "checkpoint"); err != nil {
+		return err
+	}
+	if meta == nil {
+		os.Remove(sidecar(w.full, size))
+		return nil
+	}
+	if err := writeAtomic(ctx, sidecar(w.full, size), meta); err != nil {
+		return fmt.Errorf("%s: checkpoint %s: meta: %w", name, w.path, err)
+	}
+	return nil
+}
 
-// Commit is Checkpoint: the file at the path is already the content.
-func (w *fileWriter) Commit(ctx context.Context) error { return w.finish(ctx, "commit") }
+// Commit makes the bytes durable: the file at the path is already the
+// content. Checkpoint metas are no longer of use.
+func (w *fileWriter) Commit(ctx context.Context) error {
+	if err := w.finish(ctx, "commit"); err != nil {
+		return err
+	}
+	removeSidecars(w.full, -1)
+	return nil
+}
 
 func (w *fileWriter) finish(ctx context.Context, op string) error {
 	if w.f == nil {
@@ -170,6 +234,7 @@ func (w *fileWriter) Cancel(ctx context.Context) error {
 	f := w.f
 	w.f = nil
 	defer f.Close()
+	removeSidecars(w.full, -1)
 	return w.remove(f)
 }
 

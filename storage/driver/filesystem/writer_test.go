@@ -47,7 +47,7 @@ func TestWriterResumeAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Write([]byte("checkpointed "))
-	if err := w.Checkpoint(ctx); err != nil {
+	if err := w.Checkpoint(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	// The crashed writer's unacknowledged bytes.
@@ -127,7 +127,7 @@ func TestWriterDone(t *testing.T) {
 	if _, err := w.Write([]byte("late")); err == nil {
 		t.Errorf("Write after Commit: no error")
 	}
-	if err := w.Checkpoint(ctx); err == nil {
+	if err := w.Checkpoint(ctx, nil); err == nil {
 		t.Errorf("Checkpoint after Commit: no error")
 	}
 	if err := w.Cancel(ctx); err == nil {

@@ -53,7 +53,7 @@ func writeBench(ctx context.Context, d *Driver, path string, content []byte, chu
 			}
 			return w.Close()
 		}
-		if err := w.Checkpoint(ctx); err != nil {
+		if err := w.Checkpoint(ctx, nil); err != nil {
 			return err
 		}
 		w.Close()

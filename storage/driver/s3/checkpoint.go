@@ -25,6 +25,9 @@ type checkpoint struct {
 	// replaced a part since, CompleteMultipartUpload fails (InvalidPart)
 	// instead of silently mixing two uploads' bytes.
 	Parts []part `json:"parts,omitempty"`
+	// Meta is the caller's (storage: the running hash), kept in the same
+	// object as the bytes' description so the two cannot disagree.
+	Meta []byte `json:"meta,omitempty"`
 }
 
 type part struct {

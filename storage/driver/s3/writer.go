@@ -50,7 +50,8 @@ type writer struct {
 	buf      []byte // content past the parts, < partSize
 	next     int    // the next part's number
 
-	done bool // after Checkpoint, Commit, Cancel or Close
+	done bool   // after Checkpoint, Commit, Cancel or Close
+	meta []byte // of the checkpoint resumed
 
 	// Parts upload in the background (uploadPart); mu guards what they
 	// report. wait() ends them all.
@@ -91,7 +92,7 @@ func (d *Driver) Writer(ctx context.Context, path string, offset int64) (driver.
 	if err := d.dropState(ctx, path, offset, c.UploadID); err != nil {
 		return nil, err
 	}
-	w.uploadID, w.parts, w.buf, w.next = c.UploadID, c.Parts, tail, len(c.Parts)+1
+	w.uploadID, w.parts, w.buf, w.next, w.meta = c.UploadID, c.Parts, tail, len(c.Parts)+1, c.Meta
 	return w, nil
 }
 
@@ -250,12 +251,16 @@ func (w *writer) ensureUpload(ctx context.Context) error {
 	return nil
 }
 
-// Checkpoint implements driver.FileWriter.
-func (w *writer) Checkpoint(ctx context.Context) error {
+// Meta implements driver.FileWriter.
+func (w *writer) Meta() []byte { return w.meta }
+
+// Checkpoint implements driver.FileWriter: meta goes into the checkpoint
+// object, with the parts and the tail.
+func (w *writer) Checkpoint(ctx context.Context, meta []byte) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
-	if w.written == 0 {
+	if w.written == 0 && bytes.Equal(meta, w.meta) {
 		// Nothing new: a resumed writer's checkpoint is still there, and
 		// offset 0 needs none.
 		w.done = true
@@ -270,7 +275,7 @@ func (w *writer) Checkpoint(ctx context.Context) error {
 	if err := w.wait(); err != nil {
 		return err
 	}
-	b, err := encodeCheckpoint(checkpoint{Size: w.size, UploadID: w.uploadID, Parts: w.parts}, w.buf)
+	b, err := encodeCheckpoint(checkpoint{Size: w.size, UploadID: w.uploadID, Parts: w.parts, Meta: meta}, w.buf)
 	if err != nil {
 		return err
 	}

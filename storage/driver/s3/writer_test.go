@@ -39,7 +39,7 @@ func writeAt(t *testing.T, d driver.Driver, path string, offset int64, data []by
 
 func checkpointAndClose(t *testing.T, w driver.FileWriter) {
 	t.Helper()
-	if err := w.Checkpoint(testCtx(t)); err != nil {
+	if err := w.Checkpoint(testCtx(t), nil); err != nil {
 		t.Fatalf("Checkpoint: %v", err)
 	}
 	w.Close()
