@@ -32,6 +32,7 @@ type options struct {
 	registryBin                                 string
 	duration, readyTimeout, opTimeout, pause    time.Duration
 	tagTTL                                      time.Duration
+	upstreamMBps                                float64
 	maxRequests                                 int64
 }
 
@@ -60,6 +61,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.layers, "layers", 5, "pull-through: number of layers in the image")
 	fs.IntVar(&o.pullParallel, "pull-parallel", 3, "pull-through: blobs pulled at a time (docker's max-concurrent-downloads is 3)")
 	fs.DurationVar(&o.tagTTL, "tag-ttl", time.Hour, "pull-through: shadowreg's tag-ttl for the upstream (long: no revalidation during the warm pulls)")
+	fs.Float64Var(&o.upstreamMBps, "upstream-mbps", 0, "pull-through: limit the upstream's link to this many MB/s (10^6 bytes), shared by every connection, as a network link would; 0: loopback speed")
 	fs.BoolVar(&o.s3Redirect, "s3-redirect", false, "S3: both registries answer blob GETs with a redirect to MinIO (shadowreg redirect: true; reference's default) instead of streaming them")
 	fs.StringVar(&o.jsonPath, "json", "", "also write results as JSON to this file")
 	fs.StringVar(&o.profileDir, "profile", "", "after each case, record a CPU profile of both registries into this directory (shadowreg through a debug-listen address the bench sets, the reference through http.debug)")
@@ -94,6 +96,8 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("--pull-parallel must be 1..64")
 	case o.tagTTL <= 0:
 		return nil, fmt.Errorf("--tag-ttl must be positive")
+	case o.upstreamMBps < 0:
+		return nil, fmt.Errorf("--upstream-mbps must not be negative")
 	}
 	return o, nil
 }

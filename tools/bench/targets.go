@@ -218,6 +218,17 @@ func startUpstream(ctx context.Context, l *lab, key, dir string) (*Target, error
 		t.stop()
 		return nil, fmt.Errorf("push image: %w", err)
 	}
+	if mbps := l.opt.upstreamMBps; mbps > 0 {
+		// Every pull, direct or through a cache, goes through one paced link.
+		url, stopLink, err := startLink(t.URL, mbps)
+		if err != nil {
+			t.stop()
+			return nil, err
+		}
+		stopRegistry := t.stop
+		t.URL, t.stop = url, func() { stopLink(); stopRegistry() }
+		t.Desc += fmt.Sprintf(", behind a %.0f MB/s link", mbps)
+	}
 	return t, nil
 }
 
