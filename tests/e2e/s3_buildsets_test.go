@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestS3BuildsetsCacheAndGC: what the buildsets and the shadowing keep —
+// buildset metadata, areas, the upstream cache — lives in the bucket like
+// everything else: a second replica on the same bucket sees it at once, and
+// a collection frees exactly what its dry run reported, from the bucket.
+func TestS3BuildsetsCacheAndGC(t *testing.T) {
+	t.Parallel()
+	requireS3Target(t)
+	abRequireShadowreg(t)
+	m := sharedMinio(t)
+	prefix := s3Prefix(t)
+	upSrv := abUpstreamServer(t)
+	upURL := upSrv.URL
+	up := &regClient{t: t, base: upURL, hc: &http.Client{Timeout: time.Minute}}
+	cfg := abAuthYAML("none", abUser{Name: abZuulUser, Password: abZuulPass, Access: "write"})
+	cfg += fmt.Sprintf("upstreams:\n  docker.io: {url: %q, tag-ttl: 1h}\n", upURL)
+	cfg += "gc: {interval: 0s, grace: 1s}\n"
+	cfg += "storage:\n  driver: s3\n  s3:\n"
+	cfg += fmt.Sprintf("    endpoint: %q\n    bucket: %q\n    prefix: %q\n    insecure: true\n    access-key: %q\n    secret-key: %q\n",
+		m.Endpoint, m.Bucket, prefix, m.AccessKey, m.SecretKey)
+	a, _ := abStart(t, cfg, "")
+	b, _ := abStart(t, cfg, "") // a second replica on the same bucket and prefix
+	admin := newABAdmin(t, a, abZuulUser, abZuulPass)
+	za := abClient(t, a.URL, abZuulUser, abZuulPass, "")
+	zb := abClient(t, b.URL, abZuulUser, abZuulPass, "")
+
+	base := abImg(t, 4101)
+	baseDg := up.pushContent("library/base", "1", base)
+	admin.create("s3-parent", "--ttl", "6h")
+	admin.create("s3-child", "--parent", "s3-parent", "--ttl", "6h")
+	app := abImg(t, 4102)
+	appDg := za.pushContent("buildsets/s3-parent/docker.io/org/app", "1", app)
+
+	// The child sees its parent's image and the upstream's, on both replicas:
+	// buildsets, areas and the cache are in the bucket.
+	for _, c := range []*regClient{za, zb} {
+		abExpect(t, c, "buildsets/s3-child/org/app", "1", appDg, "child sees its parent's push")
+		abExpect(t, c, "buildsets/s3-child/library/base", "1", baseDg, "child sees the upstream's image")
+		abExpect(t, c, "org/app", "1", "404", "the shared area before promotion")
+	}
+	if keys := m.listKeys(t, prefix+"/data/areas/cache/"); len(keys) == 0 {
+		t.Fatalf("no cache entries in the bucket after a pull through")
+	}
+	// The upstream goes away: the cached image is still served, by either
+	// replica (within its tag TTL: no revalidation).
+	upSrv.Close()
+	for _, c := range []*regClient{za, zb} {
+		abExpect(t, c, "library/base", "1", baseDg, "the cached upstream image with the upstream down")
+	}
+
+	// Promotion, seen by the other replica.
+	admin.run("buildset", "promote", "s3-parent")
+	abExpect(t, zb, "org/app", "1", appDg, "promoted image on the other replica")
+
+	// A buildset's content, deleted, is freed from the bucket by a
+	// collection; the dry run reports exactly what the real one frees.
+	admin.create("s3-doomed", "--ttl", "6h")
+	big := newImage(t, formatDocker, 2, 1<<20, "linux/amd64", 4103)
+	bigDg := za.pushContent("buildsets/s3-doomed/docker.io/org/big", "1", big)
+	var layerKeys []string
+	for dg := range collectContent(t, big).Blobs {
+		layerKeys = append(layerKeys, blobKey(prefix, dg))
+	}
+	layerKeys = append(layerKeys, blobKey(prefix, bigDg))
+	admin.run("buildset", "delete", "s3-doomed")
+	time.Sleep(1500 * time.Millisecond) // past gc.grace
+	dry := abParsePrune(t, admin.run("prune", "--dry-run", "-o", "json"))
+	real := abParsePrune(t, admin.run("prune", "-o", "json"))
+	if dry.FreedBytes == 0 || dry.FreedBytes != real.FreedBytes || dry.Blobs != real.Blobs {
+		t.Fatalf("prune on S3: dry run %+v, real %+v: want equal, non-zero", dry, real)
+	}
+	if real.FreedBytes < 2<<20 {
+		t.Errorf("prune freed %d bytes, want at least the deleted buildset's 2 MiB of layers", real.FreedBytes)
+	}
+	t.Logf("prune on S3 freed %d bytes in %d blobs (dry run: %d)", real.FreedBytes, real.Blobs, dry.FreedBytes)
+	for _, k := range layerKeys {
+		if _, err := m.statKey(t, k); err != errNotFound {
+			t.Errorf("%s still in the bucket after the collection (%v)", k, err)
+		}
+	}
+	// What is still referenced survived, on both replicas.
+	for _, c := range []*regClient{za, zb} {
+		abExpect(t, c, "org/app", "1", appDg, "the promoted image after the collection")
+		abExpect(t, c, "buildsets/s3-child/library/base", "1", baseDg, "the cached image after the collection")
+		for dg := range collectContent(t, app).Blobs {
+			if r := c.getBlob("org/app", dg); r.Status != 200 {
+				t.Errorf("blob %s of the promoted image: %d after the collection", dg, r.Status)
+			}
+		}
+	}
+	if strings.Contains(a.Logs(), "panic") || strings.Contains(b.Logs(), "panic") {
+		t.Fatalf("a replica panicked")
+	}
+}
