@@ -220,4 +220,3 @@ func (s *Server) repo(r *http.Request, name string) (Repository, error) {
 	return s.opts.Resolver.Repository(r, name)
 }
 
-func sortStrings(s []string) { slices.Sort(s) }
