@@ -219,4 +219,3 @@ func (s *Server) base(w http.ResponseWriter, r *http.Request, _ route) error {
 func (s *Server) repo(r *http.Request, name string) (Repository, error) {
 	return s.opts.Resolver.Repository(r, name)
 }
-
