@@ -125,6 +125,11 @@ func asError(err error) *Error {
 		return errorf("MANIFEST_INVALID", "%s", inv.Reason)
 	case errors.As(err, &mbu):
 		return errorf("MANIFEST_BLOB_UNKNOWN", "%v", mbu).withDetail(map[string]string{"digest": mbu.Digest.String()})
+	case errors.Is(err, storage.ErrUnavailable):
+		// The cause (an object store's address, its error) goes to the log
+		// line that Server.fail writes, not to clients; they get a status
+		// they retry on (docker and containerd back off on 503).
+		return errorf("UNAVAILABLE", "storage backend unavailable, retry later").withHeader("Retry-After", "5")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errorf("UNAVAILABLE", "request cancelled: %v", err)
 	}

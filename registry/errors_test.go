@@ -49,6 +49,7 @@ func TestAsError(t *testing.T) {
 		{context.Canceled, "UNAVAILABLE", 503, nil},
 		{context.DeadlineExceeded, "UNAVAILABLE", 503, nil},
 		{errors.New("disk on fire"), "UNKNOWN", 500, nil},
+		{fmt.Errorf("s3: get x: %w: dial tcp 127.0.0.1:9000: connection refused", storage.ErrUnavailable), "UNAVAILABLE", 503, http.Header{"Retry-After": {"5"}}},
 		{errorf("TAG_INVALID", "x"), "TAG_INVALID", 400, nil},
 		{errorf("SIZE_INVALID", "x").withStatus(413), "SIZE_INVALID", 413, nil},
 	}
@@ -67,6 +68,9 @@ func TestAsError(t *testing.T) {
 	}
 	if e := asError(&storage.ManifestBlobUnknownError{Digest: d}); fmt.Sprint(e.Detail) != fmt.Sprint(map[string]string{"digest": d.String()}) {
 		t.Errorf("MANIFEST_BLOB_UNKNOWN detail = %v", e.Detail)
+	}
+	if e := asError(fmt.Errorf("s3: get x: %w: dial tcp 10.1.2.3:9000", storage.ErrUnavailable)); strings.Contains(e.Message, "10.1.2.3") {
+		t.Errorf("an unavailable storage backend's address reached the client: %q", e.Message)
 	}
 	if e := asError(codedError{}); e.Message != "upstream quay.io is down" {
 		t.Errorf("a self-explaining error lost its message: %q", e.Message)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/shadowreg/shadowreg/storage/driver"
 )
 
 // The store's errors. The registry maps each to its OCI error code in one
@@ -18,6 +20,11 @@ var (
 	ErrDigestInvalid   = errors.New("digest invalid or of an unsupported algorithm")
 	ErrSizeMismatch    = errors.New("content length does not match")
 	ErrAreaInvalid     = errors.New("area name invalid")
+
+	// ErrUnavailable: the storage backend is out of reach for now (the
+	// driver's ErrUnavailable, re-exported so callers need not import the
+	// driver package).
+	ErrUnavailable = driver.ErrUnavailable
 )
 
 // OffsetError reports a chunk that does not continue an upload where it ends.

@@ -22,6 +22,12 @@ import (
 // ErrNotFound is wrapped by every error about a path that does not exist.
 var ErrNotFound = errors.New("path not found")
 
+// ErrUnavailable is wrapped by errors that come from the backend being out
+// of reach (an object store that refuses connections or answers 5xx) rather
+// than from the request: the caller may retry later, and the registry answers
+// 503 instead of an internal error.
+var ErrUnavailable = errors.New("storage backend unavailable")
+
 // NotFound returns an error for path that wraps ErrNotFound.
 func NotFound(driver, path string) error {
 	return fmt.Errorf("%s: %s: %w", driver, path, ErrNotFound)

@@ -184,8 +184,9 @@ func TestS3Faults(t *testing.T) {
 	}
 	t.Logf("PUT ?digest= with MinIO stopped: %d %s (%.1fs)", resp.Status, errorCode(resp.Body), time.Since(downStart).Seconds())
 	downStart = time.Now()
-	if resp := rc.getManifest("faults/app", "v1"); resp.Status < 500 {
-		t.Errorf("GET manifest faults/app:v1 with MinIO stopped: want 5xx (storage unavailable), got %s", resp)
+	if resp := rc.getManifest("faults/app", "v1"); resp.Status != http.StatusServiceUnavailable || errorCode(resp.Body) != "UNAVAILABLE" ||
+		resp.Header.Get("Retry-After") == "" || strings.Contains(string(resp.Body), m.Endpoint) {
+		t.Errorf("GET manifest faults/app:v1 with MinIO stopped: want 503 UNAVAILABLE with Retry-After and no word of the store's address, got %s Retry-After %q", resp, resp.Header.Get("Retry-After"))
 	} else {
 		t.Logf("GET manifest with MinIO stopped: %d %s (%.1fs)", resp.Status, errorCode(resp.Body), time.Since(downStart).Seconds())
 	}

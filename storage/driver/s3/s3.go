@@ -17,9 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -314,7 +316,31 @@ func (d *Driver) wrap(op, path string, err error) error {
 	if isNotFound(err) {
 		return notFound(path, "")
 	}
+	if isUnavailable(err) {
+		return fmt.Errorf("%s: %s %s: %w: %w", name, op, path, driver.ErrUnavailable, err)
+	}
 	return fmt.Errorf("%s: %s %s: %w", name, op, path, err)
+}
+
+// isUnavailable: the object store could not be reached or failed on its
+// side (a refused or broken connection, a timeout, a 5xx or SlowDown), as
+// opposed to refusing the request itself. minio-go has already retried
+// these; what is left is an outage the caller should wait out.
+func isUnavailable(err error) bool {
+	var er minio.ErrorResponse
+	if errors.As(err, &er) {
+		switch er.Code {
+		case "ServiceUnavailable", "SlowDown", "InternalError", "RequestTimeout", "XMinioServerNotInitialized":
+			return true
+		}
+		return er.StatusCode >= 500
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // the caller gave up; not the store's fault
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // notFound wraps driver.ErrNotFound for path, keeping why in the message.
