@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/shadowreg/shadowreg/registry/upstream"
 	"github.com/shadowreg/shadowreg/storage"
 	"github.com/shadowreg/shadowreg/storage/driver"
@@ -37,6 +38,7 @@ type Upstream interface {
 	Blob(ctx context.Context, repo string, d digest.Digest, offset int64) (io.ReadCloser, int64, error)
 	BlobHead(ctx context.Context, repo string, d digest.Digest) (int64, error)
 	Tags(ctx context.Context, repo string) ([]string, error)
+	Referrers(ctx context.Context, repo string, subject digest.Digest) ([]ocispec.Descriptor, error)
 }
 
 // Options tune a namespace.

@@ -114,25 +114,47 @@ func (r *Repo) Tags(ctx context.Context) ([]string, error) {
 	return slices.Compact(all), nil
 }
 
-// Referrers lists local and cached referrers; the upstream's referrers API
-// is not consulted.
+// Referrers lists the local referrers, then those cached from the upstream,
+// then the upstream's own (its referrers API or tag schema, asked every time:
+// attaching a signature upstream changes the list without changing any
+// digest). While the upstream is down the local and cached ones still come.
 func (r *Repo) Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error) {
 	descs, err := r.local.Referrers(ctx, subject)
-	if err != nil || r.cache == nil {
-		return descs, err
-	}
-	cached, err := r.cache.Referrers(ctx, subject)
-	if err != nil {
+	if err != nil && !errors.Is(err, storage.ErrNameUnknown) {
 		return nil, err
 	}
 	seen := map[digest.Digest]bool{}
+	add := func(more []ocispec.Descriptor) {
+		for _, d := range more {
+			if !seen[d.Digest] {
+				seen[d.Digest] = true
+				descs = append(descs, d)
+			}
+		}
+	}
 	for _, d := range descs {
 		seen[d.Digest] = true
 	}
-	for _, d := range cached {
-		if !seen[d.Digest] {
-			descs = append(descs, d)
+	if r.cache != nil {
+		cached, err := r.cache.Referrers(ctx, subject)
+		if err != nil && !errors.Is(err, storage.ErrNameUnknown) {
+			return nil, err
 		}
+		add(cached)
+	}
+	if !r.ns.fetching() {
+		return descs, nil
+	}
+	v, err, _ := r.ns.flights.Do("referrers "+r.path+"@"+subject.String(), func() (any, error) {
+		return r.ns.up.Referrers(context.WithoutCancel(ctx), r.path, subject)
+	})
+	switch {
+	case err == nil:
+		add(v.([]ocispec.Descriptor))
+	case errors.Is(err, upstream.ErrNotFound), errors.Is(err, upstream.ErrUnauthorized):
+		// The upstream does not have the repository (Docker Hub says 401).
+	default:
+		r.ns.log.Warn("upstream referrers failed; listing local and cached referrers only", "repo", r.path, "subject", subject, "err", err)
 	}
 	return descs, nil
 }

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -22,34 +23,59 @@ func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
 		return nil, err
 	}
 	tags := []string{}
-	next := c.endpoint(repo, "tags", "list")
-	seen := map[string]bool{}
-	for page := 0; next != ""; page++ {
-		r := &request{op: "tags", method: http.MethodGet, url: next, what: repo, scope: pullScope(repo),
-			limit: maxTagPageSize, header: http.Header{"Accept": {"application/json"}}}
-		if page == maxTagPages {
-			return nil, c.fail(r, fmt.Errorf("more than %d pages of tags", maxTagPages))
-		}
-		seen[next] = true
-		resp, data, err := c.send(ctx, r)
+	first := &request{op: "tags", method: http.MethodGet, url: c.endpoint(repo, "tags", "list"), what: repo,
+		scope: pullScope(repo), limit: maxTagPageSize, header: http.Header{"Accept": {"application/json"}}}
+	err = c.pages(ctx, first, maxTagPages, func(page int, data []byte, err error) error {
 		if err != nil {
-			return nil, c.fail(r, err)
+			return err
 		}
 		var doc struct {
 			Tags []string `json:"tags"`
 		}
 		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, c.fail(r, fmt.Errorf("invalid tag list: %v", err))
+			return fmt.Errorf("invalid tag list: %v", err)
 		}
 		tags = append(tags, doc.Tags...)
-		if next, err = c.nextPage(resp, next); err != nil {
-			return nil, c.fail(r, err)
-		}
-		if seen[next] {
-			return nil, c.fail(r, fmt.Errorf("tag list pages loop back to %s", next))
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return tags, nil
+}
+
+// errStop ends pages early without an error.
+var errStop = errors.New("stop paging")
+
+// pages GETs first and the Link rel="next" pages after it (at most max),
+// handing each page's body, or the error of getting it, to fn. An error from
+// fn ends the walk and is returned as the request's failure (errStop: no
+// failure); so is a page limit hit or a Link that loops back.
+func (c *Client) pages(ctx context.Context, first *request, max int, fn func(page int, data []byte, err error) error) error {
+	seen := map[string]bool{}
+	r := *first
+	for page := 0; r.url != ""; page++ {
+		if page == max {
+			return c.fail(&r, fmt.Errorf("more than %d pages of %s", max, r.op))
+		}
+		seen[r.url] = true
+		resp, data, err := c.send(ctx, &r)
+		if err = fn(page, data, err); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			return c.fail(&r, err)
+		}
+		next, err := c.nextPage(resp, r.url)
+		if err != nil {
+			return c.fail(&r, err)
+		}
+		if seen[next] {
+			return c.fail(&r, fmt.Errorf("%s pages loop back to %s", r.op, next))
+		}
+		r.url = next
+	}
+	return nil
 }
 
 // nextPage returns the absolute URL of the Link rel="next" of resp, "" on
