@@ -40,7 +40,9 @@ type CollectReport struct {
 	CacheLinks  int           `json:"cacheLinks"`  // cached entries evicted
 	Blobs       int           `json:"blobs"`       // unreferenced blobs and manifests deleted
 	BlobBytes   int64         `json:"blobBytes"`
-	FreedBytes  int64         `json:"freedBytes"` // uploads and blobs
+	TempFiles   int           `json:"tempFiles"` // leftovers of writes a crash cut short
+	TempBytes   int64         `json:"tempBytes"`
+	FreedBytes  int64         `json:"freedBytes"` // uploads, blobs and temporary files
 	Took        time.Duration `json:"took"`
 }
 
@@ -117,10 +119,18 @@ func (s *Store) Collect(ctx context.Context, o CollectOptions) (*CollectReport, 
 	if err != nil {
 		return nil, err
 	}
-	rep.FreedBytes = rep.UploadBytes + rep.BlobBytes
+	if ts, ok := s.d.(driver.TempSweeper); ok {
+		// A write idle for longer than the grace period (an hour by
+		// default) is not a write any more: a fetch or a PutContent stalls
+		// for minutes at most before its timeout ends it.
+		if rep.TempFiles, rep.TempBytes, err = ts.SweepTemp(ctx, cutoff, o.DryRun); err != nil {
+			return nil, err
+		}
+	}
+	rep.FreedBytes = rep.UploadBytes + rep.BlobBytes + rep.TempBytes
 	rep.Took = s.now().Sub(start)
 	s.log.Info("garbage collection", "dry_run", o.DryRun, "areas", len(rep.Areas), "uploads", rep.Uploads,
-		"cache_links", rep.CacheLinks, "blobs", rep.Blobs, "freed_bytes", rep.FreedBytes, "took", rep.Took)
+		"cache_links", rep.CacheLinks, "blobs", rep.Blobs, "temp_files", rep.TempFiles, "freed_bytes", rep.FreedBytes, "took", rep.Took)
 	return rep, nil
 }
 

@@ -131,7 +131,7 @@ func (n *Namespace) tempFile() (*os.File, bool, error) {
 		f, err := a.TempFile()
 		return f, true, err
 	}
-	f, err := os.CreateTemp(n.opts.SpoolDir, "shadowreg-fetch-*")
+	f, err := os.CreateTemp(n.opts.SpoolDir, spoolPattern)
 	return f, false, err
 }
 

@@ -180,3 +180,14 @@ type Adopter interface {
 	// and takes f away (it is closed; its name no longer exists).
 	Adopt(ctx context.Context, f *os.File, dst string) error
 }
+
+// TempSweeper is implemented by drivers whose writes can leave temporary
+// files behind when the process dies mid-write (the filesystem: a PutContent
+// or an adopted spool cut short by a crash). Object stores have nothing of
+// the kind: a PUT is atomic, and abandoned multipart uploads go with Delete.
+type TempSweeper interface {
+	// SweepTemp removes (or, dry, only counts) the leftovers last modified
+	// before before, which must lie far enough back that no live write can
+	// be that idle. It reports how many files and bytes it found.
+	SweepTemp(ctx context.Context, before time.Time, dryRun bool) (files int, bytes int64, err error)
+}

@@ -289,6 +289,7 @@ type abPruneReport struct {
 	CacheLinks  int      `json:"cacheLinks"`
 	Blobs       int      `json:"blobs"`
 	BlobBytes   int64    `json:"blobBytes"`
+	TempFiles   int      `json:"tempFiles"`
 	FreedBytes  int64    `json:"freedBytes"`
 }
 

@@ -120,13 +120,30 @@ func TestPrune(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	e.admin.run("buildset", "delete", "prune-local")
 	e.srv.Stop()
+	// What a crash leaves: a fetch spool and a PutContent's temporary file
+	// that never got renamed into place, idle for longer than the grace.
+	leftovers := map[string]int{".tmp-crashed-fetch": 3 << 20, "areas/shared/.tmp-crashed-put": 300}
+	for p, size := range leftovers {
+		full := filepath.Join(e.srv.DataDir, p)
+		if err := os.WriteFile(full, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-time.Minute)
+		os.Chtimes(full, old, old)
+		wantLocal += int64(size)
+	}
 	env := clientEnv(t)
 	_, before = abDirStats(t, e.srv.DataDir)
 	dry = abParsePrune(t, abCLI(t, env, "prune", "--config", e.cfg, "--dry-run", "-o", "json"))
 	real = abParsePrune(t, abCLI(t, env, "prune", "--config", e.cfg, "-o", "json"))
 	_, after = abDirStats(t, e.srv.DataDir)
-	if !dry.DryRun || dry.FreedBytes != wantLocal || real.FreedBytes != dry.FreedBytes {
-		t.Errorf("local prune --dry-run %+v then prune %+v; want both to free %d bytes", dry, real, wantLocal)
+	if !dry.DryRun || dry.FreedBytes != wantLocal || real.FreedBytes != dry.FreedBytes || real.TempFiles != len(leftovers) {
+		t.Errorf("local prune --dry-run %+v then prune %+v; want both to free %d bytes, %d of them crash leftovers", dry, real, wantLocal, len(leftovers))
+	}
+	for p := range leftovers {
+		if _, err := os.Stat(filepath.Join(e.srv.DataDir, p)); !os.IsNotExist(err) {
+			t.Errorf("crash leftover %s survived prune: %v", p, err)
+		}
 	}
 	if d := (before - after) - real.FreedBytes; d < 0 || d > 64<<10 {
 		t.Errorf("local prune: the data directory shrank by %d bytes, prune reported %d", before-after, real.FreedBytes)

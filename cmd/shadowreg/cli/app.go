@@ -83,6 +83,16 @@ func (a *app) newNamespaces() (map[string]*shadow.Namespace, error) {
 	a.metrics.MustRegister(requests)
 	counter := upstream.CounterFunc(func(ns, op, code string) { requests.WithLabelValues(ns, op, code).Inc() })
 	out := map[string]*shadow.Namespace{}
+	if len(a.cfg.Upstreams) > 0 {
+		// Spools of fetches a crash cut short (drivers that cannot adopt a
+		// local file spool in spool-dir). An hour is far beyond any live
+		// fetch's idle time.
+		if n, b, err := shadow.SweepSpool(a.cfg.SpoolDir, time.Now().Add(-time.Hour)); err != nil {
+			a.log.Warn("sweeping old fetch spools failed", "dir", a.cfg.SpoolDir, "err", err)
+		} else if n > 0 {
+			a.log.Info("removed fetch spools left by an earlier crash", "files", n, "bytes", b)
+		}
+	}
 	for name, u := range a.cfg.Upstreams {
 		ns := config.NormalizeNamespace(name)
 		var up shadow.Upstream

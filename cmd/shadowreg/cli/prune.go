@@ -86,4 +86,5 @@ func printReport(w io.Writer, r *storage.CollectReport) {
 	fmt.Fprintf(w, "  stale uploads:       %d (%s)\n", r.Uploads, humanBytes(r.UploadBytes))
 	fmt.Fprintf(w, "  cache entries:       %d evicted\n", r.CacheLinks)
 	fmt.Fprintf(w, "  unreferenced blobs:  %d (%s)\n", r.Blobs, humanBytes(r.BlobBytes))
+	fmt.Fprintf(w, "  crash leftovers:     %d temporary files (%s)\n", r.TempFiles, humanBytes(r.TempBytes))
 }

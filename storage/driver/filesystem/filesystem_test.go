@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shadowreg/shadowreg/storage/driver"
 	"github.com/shadowreg/shadowreg/storage/driver/drivertest"
@@ -180,5 +181,77 @@ func TestNewCreatesRoot(t *testing.T) {
 	}
 	if _, err := New(file); err == nil {
 		t.Errorf("New on a file: no error")
+	}
+}
+
+// TestSweepTemp: leftovers older than the cutoff go (a dry run only counts
+// them); recent ones, checkpoint sidecars and real content stay.
+func TestSweepTemp(t *testing.T) {
+	ctx, d := t.Context(), newTestDriver(t)
+	if err := d.PutContent(ctx, "a/real", []byte("real")); err != nil {
+		t.Fatal(err)
+	}
+	w, err := d.Writer(ctx, "up/data", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("chunk"))
+	if err := w.Checkpoint(ctx, []byte("meta")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	old := time.Now().Add(-2 * time.Hour)
+	plant := func(p string, size int, mtime time.Time) {
+		full := filepath.Join(d.root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(full, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plant(tempPrefix+"spool", 1000, old)         // a fetch spool cut short
+	plant("a/"+tempPrefix+"put", 10, old)        // a PutContent cut short
+	plant("a/"+tempPrefix+"live", 7, time.Now()) // a write under way
+	sidecars, _ := filepath.Glob(filepath.Join(d.root, "up", tempPrefix+"ckpt.*"))
+	if len(sidecars) == 0 {
+		t.Fatal("the checkpoint left no sidecar to protect")
+	}
+	for _, s := range sidecars {
+		os.Chtimes(s, old, old)
+	}
+	cutoff := time.Now().Add(-time.Hour)
+
+	if n, b, err := d.SweepTemp(ctx, cutoff, true); err != nil || n != 2 || b != 1010 {
+		t.Errorf("dry SweepTemp = %d files, %d bytes, %v; want 2, 1010", n, b, err)
+	}
+	if _, err := os.Stat(filepath.Join(d.root, tempPrefix+"spool")); err != nil {
+		t.Errorf("a dry run removed a file: %v", err)
+	}
+	if n, b, err := d.SweepTemp(ctx, cutoff, false); err != nil || n != 2 || b != 1010 {
+		t.Errorf("SweepTemp = %d files, %d bytes, %v; want 2, 1010", n, b, err)
+	}
+	for _, p := range []string{tempPrefix + "spool", "a/" + tempPrefix + "put"} {
+		if _, err := os.Stat(filepath.Join(d.root, p)); !os.IsNotExist(err) {
+			t.Errorf("%s survived the sweep: %v", p, err)
+		}
+	}
+	for _, p := range append([]string{filepath.Join(d.root, "a", tempPrefix+"live")}, sidecars...) {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was swept: %v", p, err)
+		}
+	}
+	if b, err := d.GetContent(ctx, "a/real"); err != nil || string(b) != "real" {
+		t.Errorf("a/real = %q, %v", b, err)
+	}
+	w, err = d.Writer(ctx, "up/data", 5)
+	if err != nil || string(w.Meta()) != "meta" {
+		t.Errorf("resuming the upload after the sweep: %v, meta %q", err, w.Meta())
+	}
+	if w != nil {
+		w.Close()
 	}
 }
