@@ -69,10 +69,19 @@ func (c *Client) referrersTag(ctx context.Context, repo string, subject digest.D
 	if len(tag) > 128 {
 		tag = tag[:128]
 	}
-	m, err := c.Manifest(ctx, repo, tag)
+	// HEAD first: most subjects have no such tag, and Docker Hub counts
+	// manifest GETs, not HEADs, against its pull limits.
+	desc, err := c.ManifestHead(ctx, repo, tag)
 	if errors.Is(err, ErrNotFound) {
 		return []ocispec.Descriptor{}, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	if desc.MediaType != ocispec.MediaTypeImageIndex {
+		return []ocispec.Descriptor{}, nil // a tag of that name that is not a referrers index
+	}
+	m, err := c.Manifest(ctx, repo, desc.Digest.String())
 	if err != nil {
 		return nil, err
 	}

@@ -58,6 +58,9 @@ func TestReferrersTagSchemaFallback(t *testing.T) {
 	if f.count("GET /v2/org/app/referrers/"+subject.String()) == 0 {
 		t.Error("the referrers API was not tried first")
 	}
+	if n := f.count("GET /v2/org/app/manifests/sha256-"); n != 0 {
+		t.Errorf("the referrers tag was fetched %d times by tag; want a HEAD, then a GET by digest (Docker Hub counts tag GETs)", n)
+	}
 }
 
 func TestReferrersUpstreamFailure(t *testing.T) {
