@@ -78,6 +78,9 @@ type Options struct {
 	DefaultTTL time.Duration
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Collected, when set, is told of every collection that was not a dry
+	// run, failed or not (for metrics).
+	Collected func(rep *storage.CollectReport, err error)
 }
 
 // Manager creates, finds and deletes buildsets.

@@ -9,7 +9,14 @@ import (
 // Collect runs one garbage collection: expired buildsets go whole, then
 // whatever storage.Collect finds unreferenced. A dry run deletes nothing and
 // reports what a real run would free.
-func (m *Manager) Collect(ctx context.Context, o storage.CollectOptions) (*storage.CollectReport, error) {
+func (m *Manager) Collect(ctx context.Context, o storage.CollectOptions) (rep *storage.CollectReport, err error) {
+	if m.opts.Collected != nil && !o.DryRun {
+		defer func() { m.opts.Collected(rep, err) }()
+	}
+	return m.collect(ctx, o)
+}
+
+func (m *Manager) collect(ctx context.Context, o storage.CollectOptions) (*storage.CollectReport, error) {
 	expired, err := m.ExpiredIDs(ctx)
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func (f *fetch) sizeKnown() bool {
 // the upstream has answered. The request pins the spool as soon as it joins,
 // so a small blob that finishes downloading before the request gets to read
 // it is still there to read.
-func (n *Namespace) fetchBlob(ctx context.Context, r *Repo, d digest.Digest) (storage.Blob, error) {
+func (n *Namespace) fetchBlob(ctx context.Context, r *Repo, d digest.Digest) (storage.Blob, string, error) {
 	key := r.path + "@" + d.String()
 	n.mu.Lock()
 	f := n.fetches[key]
@@ -73,7 +73,7 @@ func (n *Namespace) fetchBlob(ctx context.Context, r *Repo, d digest.Digest) (st
 		// before downloading again.
 		if b, err := r.cache.BlobOpen(ctx, d); err == nil {
 			n.mu.Unlock()
-			return b, nil
+			return b, fromCache, nil
 		}
 	}
 	if f == nil {
@@ -89,22 +89,24 @@ func (n *Namespace) fetchBlob(ctx context.Context, r *Repo, d digest.Digest) (st
 	f.mu.Unlock()
 	fd, err := f.open(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if fd == nil {
 		// The fetch ended before this request joined it: what it left is
-		// in the cache, or a new fetch starts.
-		return r.BlobOpen(ctx, d)
+		// in the cache, or a new fetch starts. Either way the bytes came
+		// from the upstream for this request.
+		b, _, err := r.openBlob(ctx, d)
+		return b, fromUpstream, err
 	}
 	if f.size < 0 {
 		// The upstream did not say how long the blob is; a response needs
 		// its Content-Length, so wait for the whole download.
 		if err := f.wait(ctx); err != nil {
 			fd.Close()
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return &fetchingBlob{f: f, fd: fd}, nil
+	return &fetchingBlob{f: f, fd: fd}, fromUpstream, nil
 }
 
 // open waits until the upstream answered, then opens the spool for reading

@@ -16,12 +16,16 @@ import (
 func (r *Repo) ManifestStat(ctx context.Context, ref string) (ocispec.Descriptor, error) {
 	desc, err := r.local.ManifestStat(ctx, ref)
 	if !errors.Is(err, storage.ErrManifestUnknown) {
+		if err == nil {
+			r.ns.served("manifest", fromLocal)
+		}
 		return desc, err
 	}
 	m, err := r.remote(ctx, ref)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	r.ns.served("manifest", m.from)
 	return m.Descriptor(), nil
 }
 
@@ -30,14 +34,29 @@ func (r *Repo) ManifestStat(ctx context.Context, ref string) (ocispec.Descriptor
 func (r *Repo) Manifest(ctx context.Context, ref string) (*storage.Manifest, error) {
 	m, err := r.local.Manifest(ctx, ref)
 	if !errors.Is(err, storage.ErrManifestUnknown) {
+		if err == nil {
+			r.ns.served("manifest", fromLocal)
+		}
 		return m, err
 	}
-	return r.remote(ctx, ref)
+	sm, err := r.remote(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	r.ns.served("manifest", sm.from)
+	return sm.Manifest, nil
 }
 
-func (r *Repo) remote(ctx context.Context, ref string) (*storage.Manifest, error) {
+// sourced is a manifest and where it came from (fromCache, fromUpstream),
+// for the served-from metric.
+type sourced struct {
+	*storage.Manifest
+	from string
+}
+
+func (r *Repo) remote(ctx context.Context, ref string) (sourced, error) {
 	if !r.ns.fetching() {
-		return nil, r.ns.miss(storage.ErrManifestUnknown)
+		return sourced{}, r.ns.miss(storage.ErrManifestUnknown)
 	}
 	if _, err := digest.Parse(ref); err == nil {
 		if r.cache != nil {
@@ -45,7 +64,7 @@ func (r *Repo) remote(ctx context.Context, ref string) (*storage.Manifest, error
 				if err == nil {
 					r.cache.TouchManifest(ctx, m.Digest)
 				}
-				return m, err
+				return sourced{m, fromCache}, err
 			}
 		}
 		return r.fetchManifest(ctx, ref)
@@ -58,7 +77,7 @@ func (r *Repo) remote(ctx context.Context, ref string) (*storage.Manifest, error
 		return r.fetchManifest(ctx, ref)
 	}
 	if err != nil {
-		return nil, err
+		return sourced{}, err
 	}
 	if r.ns.opts.Now().Sub(updated) < r.ns.opts.TagTTL {
 		return r.cachedManifest(ctx, desc)
@@ -66,7 +85,7 @@ func (r *Repo) remote(ctx context.Context, ref string) (*storage.Manifest, error
 	return r.revalidate(ctx, ref, desc)
 }
 
-func (r *Repo) cachedManifest(ctx context.Context, desc ocispec.Descriptor) (*storage.Manifest, error) {
+func (r *Repo) cachedManifest(ctx context.Context, desc ocispec.Descriptor) (sourced, error) {
 	m, err := r.cache.Manifest(ctx, desc.Digest.String())
 	if errors.Is(err, storage.ErrManifestUnknown) {
 		// The tag outlived its manifest (evicted): fetch it again.
@@ -75,19 +94,19 @@ func (r *Repo) cachedManifest(ctx context.Context, desc ocispec.Descriptor) (*st
 	if err == nil {
 		r.cache.TouchManifest(ctx, m.Digest)
 	}
-	return m, err
+	return sourced{m, fromCache}, err
 }
 
 // fetchManifest asks the upstream, once for all concurrent callers, and
 // caches the answer under ref.
-func (r *Repo) fetchManifest(ctx context.Context, ref string) (*storage.Manifest, error) {
+func (r *Repo) fetchManifest(ctx context.Context, ref string) (sourced, error) {
 	v, err, _ := r.ns.flights.Do("manifest "+r.path+":"+ref, func() (any, error) {
 		// Detached: the first caller leaving must not fail the others.
 		ctx := context.WithoutCancel(ctx)
 		// A flight that ended just before this one began has cached what
 		// it fetched: look again rather than ask the upstream twice.
 		if m, ok := r.cachedFresh(ctx, ref); ok {
-			return m, nil
+			return sourced{m, fromCache}, nil
 		}
 		um, err := r.ns.up.Manifest(ctx, r.path, ref)
 		if err != nil {
@@ -95,12 +114,12 @@ func (r *Repo) fetchManifest(ctx context.Context, ref string) (*storage.Manifest
 		}
 		m := &storage.Manifest{Digest: um.Digest, MediaType: um.MediaType, Data: um.Data}
 		r.keep(ctx, m, ref)
-		return m, nil
+		return sourced{m, fromUpstream}, nil
 	})
 	if err != nil {
-		return nil, r.ns.fromUpstream(err, storage.ErrManifestUnknown)
+		return sourced{}, r.ns.fromUpstream(err, storage.ErrManifestUnknown)
 	}
-	return v.(*storage.Manifest), nil
+	return v.(sourced), nil
 }
 
 // cachedFresh returns ref from the cache when it is there and, for a tag,
@@ -144,7 +163,7 @@ func (r *Repo) keep(ctx context.Context, m *storage.Manifest, ref string) {
 // revalidate checks a cached tag against the upstream with a HEAD: the same
 // digest renews it, another fetches the new manifest, a 404 drops it, and an
 // unreachable upstream leaves the cached one served, stale.
-func (r *Repo) revalidate(ctx context.Context, tag string, cached ocispec.Descriptor) (*storage.Manifest, error) {
+func (r *Repo) revalidate(ctx context.Context, tag string, cached ocispec.Descriptor) (sourced, error) {
 	v, err, _ := r.ns.flights.Do("revalidate "+r.path+":"+tag, func() (any, error) {
 		ctx := context.WithoutCancel(ctx)
 		head, err := r.ns.up.ManifestHead(ctx, r.path, tag)
@@ -171,9 +190,9 @@ func (r *Repo) revalidate(ctx context.Context, tag string, cached ocispec.Descri
 	if err != nil {
 		var miss *missError
 		if errors.As(err, &miss) {
-			return nil, err
+			return sourced{}, err
 		}
-		return nil, r.ns.fromUpstream(err, storage.ErrManifestUnknown)
+		return sourced{}, r.ns.fromUpstream(err, storage.ErrManifestUnknown)
 	}
-	return v.(*storage.Manifest), nil
+	return v.(sourced), nil
 }

@@ -55,8 +55,26 @@ type Options struct {
 	// NoFetch answers misses with 404 without asking the upstream, so that
 	// clients fall back along their own mirror list (zuul-registry's way).
 	NoFetch bool
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Served, when set, is told where each manifest read (HEAD or GET) and
+	// blob GET of the namespace came from: kind "manifest" or "blob",
+	// source "local", "cache" or "upstream" (for metrics: how much the
+	// cache saves).
+	Served func(namespace, kind, source string)
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// The sources Options.Served reports.
+const (
+	fromLocal    = "local"    // pushed here
+	fromCache    = "cache"    // fetched before
+	fromUpstream = "upstream" // fetched for this read (or a concurrent one)
+)
+
+func (n *Namespace) served(kind, source string) {
+	if n.opts.Served != nil {
+		n.opts.Served(n.name, kind, source)
+	}
 }
 
 // Namespace is one namespace's fall-through: its upstream (nil when none is

@@ -54,20 +54,29 @@ func (r *Repo) BlobStat(ctx context.Context, d digest.Digest) (ocispec.Descripto
 
 // BlobOpen: local, then the cache, then the one fetch from upstream.
 func (r *Repo) BlobOpen(ctx context.Context, d digest.Digest) (storage.Blob, error) {
+	b, from, err := r.openBlob(ctx, d)
+	if err == nil {
+		r.ns.served("blob", from)
+	}
+	return b, err
+}
+
+// openBlob is BlobOpen, saying where the blob came from.
+func (r *Repo) openBlob(ctx context.Context, d digest.Digest) (storage.Blob, string, error) {
 	b, err := r.local.BlobOpen(ctx, d)
 	if !errors.Is(err, storage.ErrBlobUnknown) {
-		return b, err
+		return b, fromLocal, err
 	}
 	if r.cache != nil {
 		if b, err := r.cache.BlobOpen(ctx, d); !errors.Is(err, storage.ErrBlobUnknown) {
 			if err == nil {
 				r.cache.TouchBlob(ctx, d)
 			}
-			return b, err
+			return b, fromCache, err
 		}
 	}
 	if !r.ns.fetching() {
-		return nil, r.ns.miss(storage.ErrBlobUnknown)
+		return nil, "", r.ns.miss(storage.ErrBlobUnknown)
 	}
 	return r.ns.fetchBlob(ctx, r, d)
 }

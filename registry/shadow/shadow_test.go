@@ -383,3 +383,50 @@ func assertNotCached(t *testing.T, e *env, d v1.Hash) {
 func blobFile(e *env, d v1.Hash) string {
 	return filepath.Join(e.dir, "blobs", d.Algorithm, d.Hex[:2], d.Hex)
 }
+
+// TestServedReportsTheSource: every manifest read and blob GET is reported
+// with where it came from: the upstream when cold, the cache when warm, the
+// local push when there is one.
+func TestServedReportsTheSource(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	counts := map[string]int{}
+	opts := cached
+	opts.Served = func(ns, kind, source string) {
+		mu.Lock()
+		counts[ns+" "+kind+" "+source]++
+		mu.Unlock()
+	}
+	e := newEnv(t, opts)
+	img := randomImage(t, 4096, 2)
+	e.up.push(t, "library/app", "1", img)
+	take := func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		c := counts
+		counts = map[string]int{}
+		return c
+	}
+	for i, want := range []string{"upstream", "cache"} {
+		if _, err := e.pull(context.Background(), "library/app:1"); err != nil {
+			t.Fatal(err)
+		}
+		got := take()
+		// remote.Image reads the manifest once; the config and 2 layers are GETs.
+		if got["docker.io blob "+want] != 3 || got["docker.io manifest "+want] < 1 || len(got) != 2 {
+			t.Errorf("pull %d: served %v, want 3 blobs and the manifest from the %s only", i+1, got, want)
+		}
+	}
+	// A different image: ggcr skips pushing a manifest that a HEAD says is
+	// there already, and through the fall-through upstream's is.
+	if err := remote.Write(ref(t, e.host(), "library/app:1"), randomImage(t, 4096, 2)); err != nil {
+		t.Fatal(err)
+	}
+	take()
+	if _, err := e.pull(context.Background(), "library/app:1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := take(); got["docker.io blob local"] != 3 || got["docker.io manifest local"] < 1 || len(got) != 2 {
+		t.Errorf("pull after a local push: served %v, want everything from local", got)
+	}
+}

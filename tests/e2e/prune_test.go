@@ -111,6 +111,14 @@ func TestPrune(t *testing.T) {
 	if again := abParsePrune(t, e.admin.run("prune", "-o", "json")); again.FreedBytes != 0 || again.Blobs != 0 {
 		t.Errorf("a second prune freed %+v, want nothing", again)
 	}
+	// Dry runs are not collections: the metrics count the two real ones.
+	if runs, freed := metricValue(t, e.srv.URL, `shadowreg_gc_runs_total{result="ok"}`),
+		metricValue(t, e.srv.URL, "shadowreg_gc_freed_bytes_total"); runs != 2 || freed != float64(real.FreedBytes) {
+		t.Errorf("metrics after two prunes: shadowreg_gc_runs_total{ok} = %v, shadowreg_gc_freed_bytes_total = %v; want 2 and %d", runs, freed, real.FreedBytes)
+	}
+	if blobs := metricValue(t, e.srv.URL, `shadowreg_gc_deleted_total{kind="blobs"}`); blobs != float64(real.Blobs) {
+		t.Errorf("shadowreg_gc_deleted_total{blobs} = %v, want %d", blobs, real.Blobs)
+	}
 
 	// Local mode: prune --config on the stopped registry's storage.
 	e.admin.create("prune-local", "--ttl", "1h")

@@ -96,6 +96,15 @@ func TestShadowConcurrentColdPulls(t *testing.T) {
 		summary[fmt.Sprintf("%s %s %d", e.Method, kind, e.Status)]++
 	}
 	t.Logf("upstream requests during the cold pulls: %v", summary)
+	// The metrics say where the blob GETs were served from: each client's
+	// from the fetch under way (upstream), or, had it come late, the cache.
+	blobGETs := float64(clients * len(blobDigests(t, img)))
+	fromUp := metricValue(t, srv.URL, `shadowreg_served_total{kind="blob",namespace="docker.io",source="upstream"}`)
+	fromCache := max(0, metricValue(t, srv.URL, `shadowreg_served_total{kind="blob",namespace="docker.io",source="cache"}`))
+	if fromUp < float64(len(blobDigests(t, img))) || fromUp+fromCache != blobGETs {
+		t.Errorf("shadowreg_served_total: %v blob GETs from upstream, %v from the cache; want %v in all, at least %d from upstream",
+			fromUp, fromCache, blobGETs, len(blobDigests(t, img)))
+	}
 
 	// Warm: everything from the cache.
 	mark = len(up.Requests())

@@ -34,11 +34,13 @@ type app struct {
 	namespaces map[string]*shadow.Namespace
 	collect    storage.CollectOptions
 	metrics    *prometheus.Registry
+	m          *appMetrics
 }
 
 func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: c, log: log, metrics: prometheus.NewRegistry()}
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.m = newAppMetrics(a.metrics)
 	drv, err := newDriver(ctx, c)
 	if err != nil {
 		return nil, err
@@ -48,7 +50,8 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	a.store = storage.New(drv, storage.Options{Logger: log, Quota: func(ctx context.Context, area string) (int64, error) {
 		return a.buildsets.Quota(ctx, area)
 	}})
-	a.buildsets = buildset.NewManager(a.store, buildset.Options{DefaultTTL: time.Duration(c.Buildsets.DefaultTTL), Logger: log})
+	a.buildsets = buildset.NewManager(a.store, buildset.Options{DefaultTTL: time.Duration(c.Buildsets.DefaultTTL), Logger: log,
+		Collected: a.m.collected})
 	if a.namespaces, err = a.newNamespaces(); err != nil {
 		return nil, err
 	}
@@ -106,7 +109,7 @@ func (a *app) newNamespaces() (map[string]*shadow.Namespace, error) {
 		}
 		out[ns] = shadow.NewNamespace(ns, a.store, up, shadow.Options{
 			Cache: u.Caching(), TagTTL: u.TagTTLOrDefault(), NoFetch: !u.Fetching(),
-			SpoolDir: a.cfg.SpoolDir, Logger: a.log,
+			SpoolDir: a.cfg.SpoolDir, Logger: a.log, Served: a.m.servedFrom,
 		})
 		a.log.Info("upstream configured", "namespace", ns, "url", u.URL, "cache", u.Caching(), "on-miss", cmp.Or(u.OnMiss, "fetch"))
 	}
@@ -118,7 +121,7 @@ func (a *app) newNamespaces() (map[string]*shadow.Namespace, error) {
 func (a *app) handler() (http.Handler, error) {
 	opts := registry.Options{
 		Resolver: registry.NewRouter(a.store, a.namespaces, registry.RouterOptions{
-			Local: shadow.Options{Logger: a.log}, Buildsets: a.buildsets,
+			Local: shadow.Options{Logger: a.log, Served: a.m.servedFrom}, Buildsets: a.buildsets,
 			Prefix: a.cfg.Buildsets.Prefix, Implicit: a.cfg.Buildsets.Implicit,
 		}),
 		Logger:           a.log,
