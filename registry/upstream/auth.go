@@ -127,6 +127,15 @@ func (a *authenticator) challenged(h http.Header, scope, sent string) error {
 func (a *authenticator) fetchShared(ctx context.Context, realm, service, scope, extra string) (string, error) {
 	key := realm + "\x00" + service + "\x00" + scope
 	ch := a.flight.DoChan(key, func() (any, error) {
+		// A flight that ended between our caller's cache miss and this
+		// one's start has cached a token: use it rather than ask again.
+		a.mu.Lock()
+		t, ok := a.tokens[scope]
+		same := a.realm == realm && a.service == service
+		a.mu.Unlock()
+		if ok && same && a.c.now().Before(t.expires) {
+			return t.value, nil
+		}
 		t, err := a.fetch(context.WithoutCancel(ctx), realm, service, scope, extra)
 		if err != nil {
 			return nil, err
