@@ -122,8 +122,11 @@ func (r *Repo) BlobMount(ctx context.Context, d digest.Digest, from *Repo) (ocis
 	}
 	release := r.s.guard.hold()
 	defer release()
-	// Under the guard, make sure the content is still there: a collection
-	// may have swept it between the stat and now.
+	if err := r.s.claim(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	// Under the guard (and the claim), make sure the content is still
+	// there: a collection may have swept it between the stat and now.
 	if ok, err := r.s.BlobExists(ctx, d); err != nil || !ok {
 		if err == nil {
 			err = ErrBlobUnknown
@@ -151,6 +154,9 @@ func (r *Repo) ImportBlob(ctx context.Context, d digest.Digest, f *os.File) (oci
 	}
 	release := r.s.guard.hold()
 	defer release()
+	if err := r.s.claim(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	if a, ok := r.s.d.(driver.Adopter); ok {
 		err = a.Adopt(ctx, f, blobPath(d))
 	} else {

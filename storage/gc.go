@@ -29,6 +29,10 @@ type CollectOptions struct {
 	DropAreas []string
 	// DryRun reports what a collection would free, and frees nothing.
 	DryRun bool
+	// ClaimRetention, on shared storage, is how long the claims of
+	// references are kept (see claims.go); 0 means the grace period, and
+	// at least 10 minutes. Tests shorten it.
+	ClaimRetention time.Duration
 }
 
 // CollectReport says what a collection freed (or, dry, would free).
@@ -66,6 +70,11 @@ func (s *Store) Collect(ctx context.Context, o CollectOptions) (*CollectReport, 
 	defer s.guard.collecting.Unlock()
 	start := s.now()
 	rep := &CollectReport{DryRun: o.DryRun, Areas: []string{}}
+	if s.shared && !o.DryRun {
+		if err := s.expireRecords(ctx, start, o.claimRetention()); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.collectUploads(ctx, o, start, rep); err != nil {
 		return nil, err
 	}
@@ -94,6 +103,7 @@ func (s *Store) Collect(ctx context.Context, o CollectOptions) (*CollectReport, 
 	}
 
 	s.guard.startRecording()
+	w := &sweeper{s: s, o: o, rep: rep, began: s.now(), seen: map[string]bool{}, claimed: map[digest.Digest]bool{}}
 	live, err := s.mark(ctx, o, evicted)
 	if err != nil {
 		s.guard.sweep(func(map[digest.Digest]bool) error { return nil })
@@ -101,29 +111,28 @@ func (s *Store) Collect(ctx context.Context, o CollectOptions) (*CollectReport, 
 	}
 	cutoff := start.Add(-o.Grace)
 	err = s.guard.sweep(func(noted map[digest.Digest]bool) error {
-		return s.d.Walk(ctx, blobsRoot, func(fi driver.FileInfo) error {
+		err := s.d.Walk(ctx, blobsRoot, func(fi driver.FileInfo) error {
 			d, ok := blobDigest(fi.Path)
 			if !ok || live[d] || noted[d] || !fi.ModTime.Before(cutoff) {
 				return nil
 			}
-			if !o.DryRun {
-				if err := s.d.Delete(ctx, fi.Path); err != nil && !isNotFound(err) {
-					return err
-				}
-			}
-			rep.Blobs++
-			rep.BlobBytes += fi.Size
-			return nil
+			return w.add(ctx, fi)
 		})
+		if err != nil {
+			return err
+		}
+		return w.flush(ctx)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if ts, ok := s.d.(driver.TempSweeper); ok {
-		// A write idle for longer than the grace period (an hour by
-		// default) is not a write any more: a fetch or a PutContent stalls
-		// for minutes at most before its timeout ends it.
-		if rep.TempFiles, rep.TempBytes, err = ts.SweepTemp(ctx, cutoff, o.DryRun); err != nil {
+		// A write idle for an hour (or the grace period, if longer) is not
+		// a write any more: a fetch or a PutContent stalls for minutes at
+		// most before its timeout ends it. Not less, whatever the grace:
+		// a temporary file is in use until it is renamed.
+		tempCutoff := start.Add(-max(o.Grace, time.Hour))
+		if rep.TempFiles, rep.TempBytes, err = ts.SweepTemp(ctx, tempCutoff, o.DryRun); err != nil {
 			return nil, err
 		}
 	}

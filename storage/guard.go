@@ -14,8 +14,8 @@ import (
 // reference is either seen by the collector (marked or noted) or made after
 // the sweep, when the content it checks for is either there or known gone.
 //
-// The guard is per process: replicas sharing a bucket are protected by the
-// grace period alone (see README, "Garbage collection").
+// The guard is per process; replicas sharing a bucket coordinate through it
+// with claims and tombstones (claims.go).
 type gcGuard struct {
 	mu sync.RWMutex
 

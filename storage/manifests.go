@@ -135,6 +135,16 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 	release := r.s.guard.hold()
 	defer release()
 	r.s.guard.note(m.Digest)
+	refs := []digest.Digest{m.Digest}
+	for _, b := range p.RequiredBlobs() {
+		refs = append(refs, b.Digest)
+	}
+	for _, c := range p.Manifests {
+		refs = append(refs, c.Digest)
+	}
+	if err := r.s.claim(ctx, refs...); err != nil {
+		return err
+	}
 	if err := r.linkReferences(ctx, p); err != nil {
 		return err
 	}

@@ -76,6 +76,12 @@ type raceConfig struct {
 	collectors int
 	dryRuns    bool
 	maxTime    time.Duration
+	// collectWith, when set, is the store the collectors use: another
+	// process's view of the same storage (pushers use the store given).
+	collectWith *Store
+	// claimRetention shortens how long claims keep content (shared
+	// storage), so that the collector frees some during the test.
+	claimRetention time.Duration
 }
 
 // raceUpload pushes data into r through an upload session in two chunks.
@@ -172,9 +178,13 @@ func runRace(t *testing.T, s *Store, cfg raceConfig) ([]raceImage, *raceStats) {
 					return
 				default:
 				}
-				o := CollectOptions{Grace: time.Nanosecond, UploadMaxAge: time.Nanosecond}
+				o := CollectOptions{Grace: time.Nanosecond, UploadMaxAge: time.Nanosecond, ClaimRetention: cfg.claimRetention}
 				o.DryRun = cfg.dryRuns && c == 1 && i%2 == 0
-				rep, err := s.Collect(ctx, o)
+				cs := s
+				if cfg.collectWith != nil {
+					cs = cfg.collectWith
+				}
+				rep, err := cs.Collect(ctx, o)
 				if err != nil {
 					if ctx.Err() != nil {
 						return
@@ -395,6 +405,10 @@ func raceStore(t *testing.T) (*Store, string) {
 
 func testRace(t *testing.T, cfg raceConfig) {
 	s, dir := raceStore(t)
+	testRaceOn(t, s, dir, cfg)
+}
+
+func testRaceOn(t *testing.T, s *Store, dir string, cfg raceConfig) {
 	imgs, st := runRace(t, s, cfg)
 	t.Logf("acknowledged %d manifests (%d refused: content swept), deleted %d; %d mounts (%d missed: swept or deleted), %d recycled, %d borrowed; %d upload retries; %d collections freed %d blobs and %d uploads",
 		st.acked.Load(), st.refused.Load(), st.deleted.Load(), st.mounts.Load(), st.mountMisses.Load(),
@@ -428,6 +442,22 @@ func TestCollectRace(t *testing.T) {
 // the admin API (POST /shadowreg/v1/gc, dry or not).
 func TestCollectRaceConcurrentCollectors(t *testing.T) {
 	testRace(t, raceConfig{workers: 8, rounds: 25, collectors: 2, dryRuns: true, maxTime: 2 * time.Minute})
+}
+
+// TestCollectRaceSharedStorage is the race across processes: the pushers
+// and the collector use two stores on one storage, as two replicas on one
+// bucket do, so the collector's gcGuard knows nothing of the pushes and
+// only the claims and tombstones in the storage keep them apart.
+func TestCollectRaceSharedStorage(t *testing.T) {
+	dir := t.TempDir()
+	d, err := filesystem.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushers := New(d, Options{Shared: true})
+	collector := New(d, Options{Shared: true})
+	testRaceOn(t, pushers, dir, raceConfig{workers: 8, rounds: 40, collectors: 1, maxTime: 2 * time.Minute, collectWith: collector,
+		claimRetention: time.Second})
 }
 
 // pausingDriver blocks the first walk of the areas (a collection's

@@ -48,6 +48,10 @@ type Options struct {
 	// Quota returns an area's quota in bytes (0 or less: none). Buildsets
 	// have quotas; nil means no area has one.
 	Quota func(ctx context.Context, area string) (int64, error)
+	// Shared says that other processes use the same storage (replicas on
+	// one bucket): references and collections then coordinate through it
+	// (see claims.go), not only through this process's gcGuard.
+	Shared bool
 }
 
 // Store is the content store on one driver.
@@ -61,6 +65,7 @@ type Store struct {
 	usage   usageCache
 	quota   func(ctx context.Context, area string) (int64, error)
 	touched touchLog
+	shared  bool
 }
 
 // New returns a store on d.
@@ -75,7 +80,7 @@ func New(d driver.Driver, opts Options) *Store {
 	if size == 0 {
 		size = 64 << 20
 	}
-	return &Store{d: d, now: opts.Now, log: opts.Logger, cache: newManifestCache(size), quota: opts.Quota}
+	return &Store{d: d, now: opts.Now, log: opts.Logger, cache: newManifestCache(size), quota: opts.Quota, shared: opts.Shared}
 }
 
 // Driver returns the driver the store writes to.

@@ -34,6 +34,9 @@ type GC struct {
 	// CacheMaxBytes evicts the least recently used upstream content past
 	// this size; 0: no limit.
 	CacheMaxBytes Bytes `yaml:"cache-max-bytes"`
+	// ClaimRetention (S3, replicas) keeps the claims that references write
+	// for the collectors of other replicas; 0: grace, at least 10m.
+	ClaimRetention Duration `yaml:"claim-retention"`
 }
 
 // Bytes is a size written as a number of bytes or with a unit: 500MB, 10GiB.
@@ -81,7 +84,8 @@ func (c *Config) validateBuildsets() error {
 		return fmt.Errorf("buildsets.default-ttl: must be positive")
 	}
 	for key, d := range map[string]Duration{"gc.interval": c.GC.Interval, "gc.grace": c.GC.Grace,
-		"gc.upload-max-age": c.GC.UploadMaxAge, "gc.cache-max-age": c.GC.CacheMaxAge} {
+		"gc.upload-max-age": c.GC.UploadMaxAge, "gc.cache-max-age": c.GC.CacheMaxAge,
+		"gc.claim-retention": c.GC.ClaimRetention} {
 		if d < 0 {
 			return fmt.Errorf("%s: must not be negative", key)
 		}

@@ -23,10 +23,11 @@ func TestS3BuildsetsCacheAndGC(t *testing.T) {
 	up := &regClient{t: t, base: upURL, hc: &http.Client{Timeout: time.Minute}}
 	cfg := abAuthYAML("none", abUser{Name: abZuulUser, Password: abZuulPass, Access: "write"})
 	cfg += fmt.Sprintf("upstreams:\n  docker.io: {url: %q, tag-ttl: 1h}\n", upURL)
-	cfg += "gc: {interval: 0s, grace: 1s}\n"
-	cfg += "storage:\n  driver: s3\n  s3:\n"
-	cfg += fmt.Sprintf("    endpoint: %q\n    bucket: %q\n    prefix: %q\n    insecure: true\n    access-key: %q\n    secret-key: %q\n",
-		m.Endpoint, m.Bucket, prefix, m.AccessKey, m.SecretKey)
+	// Claims keep what pushes referenced for gc.claim-retention (at least
+	// 10m by default): shortened here so that the prune below frees the
+	// deleted buildset's layers seconds after they were pushed.
+	cfg += "gc: {interval: 0s, grace: 1s, claim-retention: 2s}\n"
+	cfg += abS3Storage(m, prefix)
 	a, _ := abStart(t, cfg, "")
 	b, _ := abStart(t, cfg, "") // a second replica on the same bucket and prefix
 	admin := newABAdmin(t, a, abZuulUser, abZuulPass)
@@ -72,7 +73,7 @@ func TestS3BuildsetsCacheAndGC(t *testing.T) {
 	}
 	layerKeys = append(layerKeys, blobKey(prefix, bigDg))
 	admin.run("buildset", "delete", "s3-doomed")
-	time.Sleep(1500 * time.Millisecond) // past gc.grace
+	time.Sleep(2500 * time.Millisecond) // past gc.grace and gc.claim-retention
 	dry := abParsePrune(t, admin.run("prune", "--dry-run", "-o", "json"))
 	real := abParsePrune(t, admin.run("prune", "-o", "json"))
 	if dry.FreedBytes == 0 || dry.FreedBytes != real.FreedBytes || dry.Blobs != real.Blobs {
@@ -100,4 +101,11 @@ func TestS3BuildsetsCacheAndGC(t *testing.T) {
 	if strings.Contains(a.Logs(), "panic") || strings.Contains(b.Logs(), "panic") {
 		t.Fatalf("a replica panicked")
 	}
+}
+
+// abS3Storage is the storage: section for the bucket of m under prefix.
+func abS3Storage(m *minioServer, prefix string) string {
+	return "storage:\n  driver: s3\n  s3:\n" +
+		fmt.Sprintf("    endpoint: %q\n    bucket: %q\n    prefix: %q\n    insecure: true\n    access-key: %q\n    secret-key: %q\n",
+			m.Endpoint, m.Bucket, prefix, m.AccessKey, m.SecretKey)
 }

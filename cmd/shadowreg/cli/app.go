@@ -47,9 +47,12 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	}
 	// The store asks the buildsets for quotas; the buildsets are built on the
 	// store: the closure ties the knot.
-	a.store = storage.New(drv, storage.Options{Logger: log, Quota: func(ctx context.Context, area string) (int64, error) {
-		return a.buildsets.Quota(ctx, area)
-	}})
+	// Object storage is there to be shared by replicas: coordinate garbage
+	// collection with them through the bucket.
+	a.store = storage.New(drv, storage.Options{Logger: log, Shared: c.Storage.Driver == "s3",
+		Quota: func(ctx context.Context, area string) (int64, error) {
+			return a.buildsets.Quota(ctx, area)
+		}})
 	a.buildsets = buildset.NewManager(a.store, buildset.Options{DefaultTTL: time.Duration(c.Buildsets.DefaultTTL), Logger: log,
 		Collected: a.m.collected})
 	if a.namespaces, err = a.newNamespaces(); err != nil {
@@ -58,6 +61,7 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	a.collect = storage.CollectOptions{
 		Grace: time.Duration(c.GC.Grace), UploadMaxAge: time.Duration(c.GC.UploadMaxAge),
 		CacheMaxAge: time.Duration(c.GC.CacheMaxAge), CacheMaxBytes: int64(c.GC.CacheMaxBytes),
+		ClaimRetention: time.Duration(c.GC.ClaimRetention),
 	}
 	return a, nil
 }
