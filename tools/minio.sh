@@ -29,12 +29,14 @@ die() { log "$*"; exit 1; }
 # port_free PORT: nothing accepts connections on 127.0.0.1:PORT.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port [AVOID]: a free port from the ephemeral range other than AVOID
-# (bounded: gives up after 100 tries).
+# free_port [AVOID]: a free port other than AVOID (bounded: gives up after
+# 100 tries), below the kernel's ephemeral range (32768 and up), where the
+# outgoing connections of a busy test run and servers listening on :0 take
+# theirs: a port picked there can be taken before MinIO binds it.
 free_port() {
   local p i
   for i in $(seq 1 100); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     if [ "$p" != "${1:-}" ] && port_free "$p"; then echo "$p"; return 0; fi
   done
   die "no free port found"
@@ -64,22 +66,10 @@ create_bucket() {
   die "creating bucket $2: HTTP $code: $(cat "$dir/bucket.out" 2>/dev/null)"
 }
 
-start() {
-  dir=${1:?usage: minio.sh start DIR [PORT] [BUCKET]}
-  local port=${2:-} bucket=${3:-${MINIO_BUCKET:-shadowreg}}
-  user=${MINIO_ROOT_USER:-minioadmin}
-  pass=${MINIO_ROOT_PASSWORD:-minioadmin}
-  install
-  mkdir -p "$dir/data" "$dir/home" "$dir/certs"
-  dir=$(cd "$dir" && pwd)
-  if [ -f "$dir/minio.pid" ] && kill -0 "$(cat "$dir/minio.pid")" 2>/dev/null; then
-    die "already running in $dir (pid $(cat "$dir/minio.pid")): minio.sh stop $dir"
-  fi
-  [ -n "$port" ] || port=$(free_port)
-  port_free "$port" || die "port $port is in use"
-  local console
-  console=$(free_port "$port")
-
+# launch DIR PORT CONSOLE: runs MinIO and waits until it is ready. Returns
+# 1 when MinIO exited because a port was in use; dies on other failures.
+launch() {
+  local dir=$1 port=$2 console=$3
   # MINIO_BROWSER=off: no web console; MINIO_CI_CD=1: no prompts or update checks.
   HOME="$dir/home" MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$pass" \
     MINIO_BROWSER=off MINIO_CI_CD=1 MINIO_UPDATE=off \
@@ -95,17 +85,42 @@ start() {
       kill -TERM "$pid" 2>/dev/null
     ) </dev/null >/dev/null 2>&1 &
   fi
-
   local url="http://127.0.0.1:$port" i
   for i in $(seq 1 300); do # up to 30 s; it is usually ready in about 2
-    if curl -fsS -o /dev/null "$url/minio/health/live" 2>/dev/null; then break; fi
+    if curl -fsS -o /dev/null "$url/minio/health/live" 2>/dev/null; then return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$dir/minio.pid"
+      grep -q "already in use" "$dir/minio.log" && return 1
       die "minio exited: $(tail -n 20 "$dir/minio.log")"
     fi
     [ "$i" = 300 ] && { stop "$dir"; die "minio not ready after 30 s: $(tail -n 20 "$dir/minio.log")"; }
     sleep 0.1
   done
+}
+
+start() {
+  dir=${1:?usage: minio.sh start DIR [PORT] [BUCKET]}
+  local port=${2:-} bucket=${3:-${MINIO_BUCKET:-shadowreg}}
+  user=${MINIO_ROOT_USER:-minioadmin}
+  pass=${MINIO_ROOT_PASSWORD:-minioadmin}
+  install
+  mkdir -p "$dir/data" "$dir/home" "$dir/certs"
+  dir=$(cd "$dir" && pwd)
+  if [ -f "$dir/minio.pid" ] && kill -0 "$(cat "$dir/minio.pid")" 2>/dev/null; then
+    die "already running in $dir (pid $(cat "$dir/minio.pid")): minio.sh stop $dir"
+  fi
+  # A picked port can still be taken by someone else before MinIO binds
+  # it: pick again (a port given by the caller is tried once).
+  local fixed=$port attempt
+  for attempt in 1 2 3 4 5; do
+    [ -n "$fixed" ] || port=$(free_port)
+    port_free "$port" || die "port $port is in use"
+    if launch "$dir" "$port" "$(free_port "$port")"; then break; fi
+    [ -z "$fixed" ] && [ "$attempt" != 5 ] || die "minio exited: $(tail -n 20 "$dir/minio.log")"
+    echo "[minio] port $port taken before MinIO bound it; trying another" >&2
+  done
+  local url="http://127.0.0.1:$port" pid
+  pid=$(cat "$dir/minio.pid")
   create_bucket "$url" "$bucket"
 
   cat >"$dir/env" <<EOF
