@@ -34,7 +34,7 @@ go_tool() { # name module@version
 }
 
 install_apt() {
-  local want=(skopeo podman docker.io busybox-static ansible)
+  local want=(skopeo podman buildah docker.io busybox-static ansible)
   local missing=()
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

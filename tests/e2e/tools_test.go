@@ -16,6 +16,7 @@ import (
 var installName = map[string]string{
 	"skopeo":          "apt",
 	"podman":          "apt",
+	"buildah":         "apt",
 	"docker":          "apt",
 	"dockerd":         "apt",
 	"busybox":         "apt",
