@@ -86,10 +86,11 @@ type Namespace struct {
 	opts  Options
 	log   *slog.Logger
 
-	flights singleflight.Group // manifests, tag revalidations, HEADs, tag lists
-	mu      sync.Mutex
-	fetches map[string]*fetch // blob fetches in flight, by repo@digest
-	running sync.WaitGroup    // fetch goroutines, for Drain
+	flights   singleflight.Group // manifests, tag revalidations, HEADs, tag lists, referrers
+	referrers referrersCache     // the upstream's referrers lists
+	mu        sync.Mutex
+	fetches   map[string]*fetch // blob fetches in flight, by repo@digest
+	running   sync.WaitGroup    // fetch goroutines, for Drain
 }
 
 // NewNamespace returns namespace name (e.g. "docker.io") over store, falling

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -103,5 +104,37 @@ func TestReferrersIncludeTheUpstreams(t *testing.T) {
 		if !slices.Contains(got, want[0]) {
 			t.Errorf("api=%v: with the upstream down, referrers = %v; the local one is missing", api, got)
 		}
+	}
+}
+
+// TestUpstreamReferrersCached: the upstream's list is asked once per tag
+// TTL, and served stale while the upstream is down.
+func TestUpstreamReferrersCached(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, cached) // TagTTL: a minute
+	img := randomImage(t, 1024, 1)
+	e.up.push(t, "library/app", "1", img)
+	subject, _ := img.Digest()
+	e.up.push(t, "library/app", "sig", artifact(t, "application/vnd.example.sig", img))
+	path := "/v2/library/app/referrers/" + subject.String()
+	want := []string{"application/vnd.example.sig"}
+	e.up.resetCounts()
+	for range 3 {
+		if got := e.referrers(t, "library/app", subject, ""); !slices.Equal(got, want) {
+			t.Fatalf("referrers = %v, want %v", got, want)
+		}
+	}
+	if n := e.up.count("GET", path); n != 1 {
+		t.Errorf("3 referrers requests within the TTL asked the upstream %d times, want 1", n)
+	}
+	e.clock.Add(2 * time.Minute)
+	e.referrers(t, "library/app", subject, "")
+	if n := e.up.count("GET", path); n != 2 {
+		t.Errorf("after the TTL: %d upstream requests, want 2", n)
+	}
+	e.clock.Add(2 * time.Minute)
+	e.up.setDown(true)
+	if got := e.referrers(t, "library/app", subject, ""); !slices.Equal(got, want) {
+		t.Errorf("upstream down: referrers = %v, want the stale %v", got, want)
 	}
 }

@@ -124,9 +124,9 @@ func (r *Repo) Tags(ctx context.Context) ([]string, error) {
 }
 
 // Referrers lists the local referrers, then those cached from the upstream,
-// then the upstream's own (its referrers API or tag schema, asked every time:
-// attaching a signature upstream changes the list without changing any
-// digest). While the upstream is down the local and cached ones still come.
+// then the upstream's own (its referrers API or tag schema; see
+// upstreamReferrers). While the upstream is down the local and cached ones
+// still come.
 func (r *Repo) Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error) {
 	descs, err := r.local.Referrers(ctx, subject)
 	if err != nil && !errors.Is(err, storage.ErrNameUnknown) {
@@ -154,16 +154,6 @@ func (r *Repo) Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.
 	if !r.ns.fetching() {
 		return descs, nil
 	}
-	v, err, _ := r.ns.flights.Do("referrers "+r.path+"@"+subject.String(), func() (any, error) {
-		return r.ns.up.Referrers(context.WithoutCancel(ctx), r.path, subject)
-	})
-	switch {
-	case err == nil:
-		add(v.([]ocispec.Descriptor))
-	case errors.Is(err, upstream.ErrNotFound), errors.Is(err, upstream.ErrUnauthorized):
-		// The upstream does not have the repository (Docker Hub says 401).
-	default:
-		r.ns.log.Warn("upstream referrers failed; listing local and cached referrers only", "repo", r.path, "subject", subject, "err", err)
-	}
+	add(r.upstreamReferrers(ctx, subject))
 	return descs, nil
 }
