@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/shadowreg/shadowreg/storage/driver"
 )
 
@@ -23,7 +24,29 @@ func (s *Store) Promote(ctx context.Context, from, to string) (int, error) {
 	release := s.guard.hold()
 	defer release()
 	src, dst := areaRepos(from)+"/", areaRepos(to)+"/"
-	var tags []driver.FileInfo
+	var links, tags []driver.FileInfo
+	var digests []digest.Digest
+	err := s.d.Walk(ctx, areaRepos(from), func(fi driver.FileInfo) error {
+		if strings.Contains(fi.Path, "/_tags/") {
+			tags = append(tags, fi) // last, across all repositories
+			return nil
+		}
+		if d, ok := linkedDigest(fi.Path); ok {
+			s.guard.note(d)
+			digests = append(digests, d)
+		}
+		links = append(links, fi)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// Other replicas' collectors see these references once they are
+	// written; until then the claim keeps them from deleting the content
+	// (should the source area be dropped meanwhile).
+	if err := s.claim(ctx, digests...); err != nil {
+		return 0, err
+	}
 	n := 0
 	copyLink := func(fi driver.FileInfo) error {
 		b, err := s.d.GetContent(ctx, fi.Path)
@@ -36,20 +59,7 @@ func (s *Store) Promote(ctx context.Context, from, to string) (int, error) {
 		n++
 		return s.d.PutContent(ctx, dst+strings.TrimPrefix(fi.Path, src), b)
 	}
-	err := s.d.Walk(ctx, areaRepos(from), func(fi driver.FileInfo) error {
-		if strings.Contains(fi.Path, "/_tags/") {
-			tags = append(tags, fi) // last, across all repositories
-			return nil
-		}
-		if d, ok := linkedDigest(fi.Path); ok {
-			s.guard.note(d)
-		}
-		return copyLink(fi)
-	})
-	if err != nil {
-		return n, err
-	}
-	for _, fi := range tags {
+	for _, fi := range append(links, tags...) {
 		if err := copyLink(fi); err != nil {
 			return n, err
 		}

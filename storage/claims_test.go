@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,10 +16,12 @@ import (
 )
 
 // holdDriver holds the first PutContent under prefix, once armed and once
-// it has written, until release is closed.
+// it has written (or, with before, before it writes), until release is
+// closed.
 type holdDriver struct {
 	driver.Driver
 	prefix  string
+	before  bool
 	armed   atomic.Bool
 	once    sync.Once
 	held    chan struct{}
@@ -30,7 +33,17 @@ func newHoldDriver(d driver.Driver, prefix string) *holdDriver {
 }
 
 func (h *holdDriver) PutContent(ctx context.Context, path string, content []byte) error {
+	if h.before {
+		h.hold(path)
+	}
 	err := h.Driver.PutContent(ctx, path, content)
+	if !h.before {
+		h.hold(path)
+	}
+	return err
+}
+
+func (h *holdDriver) hold(path string) {
 	if h.armed.Load() && strings.HasPrefix(path, h.prefix) {
 		first := false
 		h.once.Do(func() { first = true })
@@ -39,7 +52,6 @@ func (h *holdDriver) PutContent(ctx context.Context, path string, content []byte
 			<-h.release
 		}
 	}
-	return err
 }
 
 // sharedEnv is two processes' stores on one storage: a pusher and a
@@ -220,5 +232,41 @@ func TestClaimRecordsExpire(t *testing.T) {
 	}
 	if n := claims(); n != 3 {
 		t.Errorf("%d claims after the collection, want 3 (the aged one removed)", n)
+	}
+}
+
+// TestPromoteClaims: a promotion has read a link of an area that a
+// collection in another process then drops, and not yet written its copy:
+// the promotion's claim keeps the collection from deleting the content, so
+// the copy does not dangle.
+func TestPromoteClaims(t *testing.T) {
+	se := newSharedEnv(t, path.Join(areasRoot, SharedArea)+"/", "never/")
+	se.pushDrv.armed.Store(false)
+	se.pushDrv.before = true
+	ctx := t.Context()
+	bs, _ := se.pusher.Repo("docker.io/shared/app", "bs.a")
+	data := gcContent("promoted layer", 3000)
+	d := se.gc.push(bs, data)
+	se.gc.ageAll(2 * time.Hour)
+	se.pushDrv.armed.Store(true)
+
+	promoted := make(chan error, 1)
+	go func() {
+		_, err := se.pusher.Promote(ctx, "bs.a", SharedArea)
+		promoted <- err
+	}()
+	select {
+	case <-se.pushDrv.held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the promotion never wrote a link")
+	}
+	rep := se.gc.collect(CollectOptions{Grace: time.Hour, DropAreas: []string{"bs.a"}})
+	close(se.pushDrv.release)
+	if err := <-promoted; err != nil {
+		t.Fatalf("Promote: %v", err)
+	}
+	shared, _ := se.pusher.Repo("docker.io/shared/app", SharedArea)
+	if err := gcReadBlob(t, shared, d); err != nil {
+		t.Errorf("the promoted link dangles: the collection (%+v) deleted what the promotion had claimed: %v", rep, err)
 	}
 }
