@@ -91,37 +91,15 @@ func abStart(t *testing.T, yamlBody, caFile string) (*Server, string) {
 
 // abStartProcess is Server.start with readiness on /healthz.
 func abStartProcess(s *Server, hc *http.Client) error {
-	cmd, err := s.command()
+	done, err := s.spawn()
 	if err != nil {
 		return err
 	}
-	s.starts++
-	fmt.Fprintf(s.logs, "=== start #%d: %s\n", s.starts, strings.Join(cmd.Args, " "))
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("exec %s: %w", serverBin, err)
-	}
-	done := make(chan struct{})
-	s.mu.Lock()
-	s.cmd, s.done, s.expectExit, s.waitErr = cmd, done, false, nil
-	s.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		s.mu.Lock()
-		s.waitErr = err
-		if !s.expectExit && s.crashed == nil {
-			s.crashed = fmt.Errorf("server process exited unexpectedly: %v", err)
-		}
-		s.mu.Unlock()
-		fmt.Fprintf(s.logs, "=== exit: %v\n", err)
-		close(done)
-	}()
 	deadline := time.Now().Add(readyTimeout)
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
-			return fmt.Errorf("server exited before it was ready: %v", cmd.ProcessState)
+			return fmt.Errorf("server exited before it was ready: %v", s.exitErr())
 		default:
 		}
 		if resp, err := hc.Get(s.URL + "/healthz"); err == nil {

@@ -25,8 +25,6 @@ import (
 // docker client. It is stopped at cleanup.
 func startDockerd(t *testing.T, srv *Server) []string {
 	t.Helper()
-	dockerd := requireTool(t, "dockerd")
-	requireTool(t, "docker")
 	// Unix socket paths are limited to 108 bytes: keep it short.
 	dir, err := os.MkdirTemp("", "e2edk")
 	if err != nil {
@@ -51,8 +49,20 @@ func startDockerd(t *testing.T, srv *Server) []string {
 	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(dir) }) // after dockerd stopped: cleanups run last first
+	return runDockerd(t, cfgPath, sock)
+}
+
+// runDockerd runs dockerd with daemonJSON, whose API listens on sock, until
+// the docker client gets an answer from it, and returns the client's
+// environment. It is stopped at cleanup (its log printed if the test
+// failed).
+func runDockerd(t *testing.T, daemonJSON, sock string) []string {
+	t.Helper()
+	dockerd := requireTool(t, "dockerd")
+	docker := requireTool(t, "docker")
 	logs := &syncBuffer{}
-	cmd := exec.Command(dockerd, "--config-file", cfgPath)
+	cmd := exec.Command(dockerd, "--config-file", daemonJSON)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -71,17 +81,15 @@ func startDockerd(t *testing.T, srv *Server) []string {
 		if t.Failed() {
 			t.Logf("dockerd log:\n%s", clip(logs.String()))
 		}
-		os.RemoveAll(dir)
 	})
 	env := append(clientEnv(t), "DOCKER_HOST=unix://"+sock)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		select {
 		case err := <-exited:
 			t.Fatalf("dockerd exited: %v\n%s", err, clip(logs.String()))
 		default:
 		}
-		c := exec.Command(requireTool(t, "docker"), "version", "--format", "{{.Server.Version}}")
+		c := exec.Command(docker, "version", "--format", "{{.Server.Version}}")
 		c.Env = append(os.Environ(), env...)
 		if out, err := c.Output(); err == nil {
 			t.Logf("dockerd %s ready", strings.TrimSpace(string(out)))
@@ -90,7 +98,6 @@ func startDockerd(t *testing.T, srv *Server) []string {
 		if time.Now().After(deadline) {
 			t.Fatalf("dockerd not ready after 60s\n%s", clip(logs.String()))
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -563,46 +563,8 @@ func pbCheckRegistriesConf(t *testing.T, python, path, reg string) {
 // environment. It is stopped at cleanup.
 func pbStartDockerd(t *testing.T, daemonJSON, sock string) []string {
 	t.Helper()
-	dockerd := requireTool(t, "dockerd")
-	requireTool(t, "docker")
 	requireTool(t, "ctr")
-	logs := &syncBuffer{}
-	cmd := exec.Command(dockerd, "--config-file", daemonJSON)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting dockerd: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("dockerd log:\n%s", clip(logs.String()))
-		}
-	})
-	env := append(clientEnv(t), "DOCKER_HOST=unix://"+sock)
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			t.Fatalf("dockerd exited: %v\n%s", err, clip(logs.String()))
-		default:
-		}
-		c := exec.Command(requireTool(t, "docker"), "version", "--format", "{{.Server.Version}}")
-		c.Env = append(os.Environ(), env...)
-		if c.Run() == nil {
-			return env
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dockerd not ready after 60s\n%s", clip(logs.String()))
-		}
-	}
+	return runDockerd(t, daemonJSON, sock)
 }
 
 // pbStopRegistry stops the registry run-shadowreg.yaml started, through its

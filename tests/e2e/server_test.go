@@ -123,9 +123,26 @@ http:
 }
 
 func (s *Server) start() error {
-	cmd, err := s.command()
+	done, err := s.spawn()
 	if err != nil {
 		return err
+	}
+	return s.waitReady(done)
+}
+
+// exitErr is the exit status of the last process, once it has exited.
+func (s *Server) exitErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waitErr
+}
+
+// spawn starts the server process and returns a channel closed when it
+// exits; a process that exits without Stop or Kill is recorded as crashed.
+func (s *Server) spawn() (chan struct{}, error) {
+	cmd, err := s.command()
+	if err != nil {
+		return nil, err
 	}
 	s.starts++
 	fmt.Fprintf(s.logs, "=== start #%d: %s\n", s.starts, strings.Join(cmd.Args, " "))
@@ -134,7 +151,7 @@ func (s *Server) start() error {
 	// Own process group, so that a Ctrl-C on the test does not hit it first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("exec %s: %w", serverBin, err)
+		return nil, fmt.Errorf("exec %s: %w", serverBin, err)
 	}
 	done := make(chan struct{})
 	s.mu.Lock()
@@ -151,7 +168,7 @@ func (s *Server) start() error {
 		fmt.Fprintf(s.logs, "=== exit: %v\n", err)
 		close(done)
 	}()
-	return s.waitReady(done)
+	return done, nil
 }
 
 func (s *Server) waitReady(done chan struct{}) error {
@@ -160,10 +177,7 @@ func (s *Server) waitReady(done chan struct{}) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
-			s.mu.Lock()
-			err := s.waitErr
-			s.mu.Unlock()
-			return fmt.Errorf("server exited before it was ready: %v", err)
+			return fmt.Errorf("server exited before it was ready: %v", s.exitErr())
 		default:
 		}
 		resp, err := client.Get(s.URL + "/v2/")
