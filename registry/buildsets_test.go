@@ -519,9 +519,9 @@ func authConfig(anonymous string) *auth.Config {
 		Secret:    "0123456789abcdef0123456789abcdef",
 		Anonymous: anonymous,
 		Users: []auth.User{
-			{Name: "writer", Password: "writer-password", Access: auth.AccessWrite},
-			{Name: "reader", Password: "reader-password", Access: auth.AccessRead},
-			{Name: "limited", Password: "limited-password", Access: auth.AccessWrite, Prefixes: []string{"authz/app"}},
+			{Name: "writer", PlainPassword: "writer-password", Access: auth.AccessWrite},
+			{Name: "reader", PlainPassword: "reader-password", Access: auth.AccessRead},
+			{Name: "limited", PlainPassword: "limited-password", Access: auth.AccessWrite, Prefixes: []string{"authz/app"}},
 		},
 	}
 }

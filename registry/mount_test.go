@@ -16,8 +16,8 @@ import (
 func TestMountWithoutFromRespectsPrefixes(t *testing.T) {
 	t.Parallel()
 	e := newBSEnv(t, bsOptions{auth: &auth.Config{Secret: "0123456789abcdef0123", Users: []auth.User{
-		{Name: "zuul", Password: "zuul-pw", Access: auth.AccessWrite},
-		{Name: "team", Password: "team-pw", Access: auth.AccessWrite, Prefixes: []string{"team"}},
+		{Name: "zuul", PlainPassword: "zuul-pw", Access: auth.AccessWrite},
+		{Name: "team", PlainPassword: "team-pw", Access: auth.AccessWrite, Prefixes: []string{"team"}},
 	}}})
 	zuul, team := creds{"zuul", "zuul-pw"}, creds{"team", "team-pw"}
 	layer, err := random.Layer(2048, "application/octet-stream")

@@ -25,9 +25,9 @@ func newGuardedRegistry(t *testing.T, anonymous string) string {
 	t.Helper()
 	svc, err := auth.New(auth.Config{
 		Users: []auth.User{
-			{Name: "writer", Password: "writer-pw", Access: auth.AccessWrite},
-			{Name: "reader", Password: "reader-pw", Access: auth.AccessRead},
-			{Name: "team", Password: "team-pw", Access: auth.AccessWrite, Prefixes: []string{"team"}},
+			{Name: "writer", PlainPassword: "writer-pw", Access: auth.AccessWrite},
+			{Name: "reader", PlainPassword: "reader-pw", Access: auth.AccessRead},
+			{Name: "team", PlainPassword: "team-pw", Access: auth.AccessWrite, Prefixes: []string{"team"}},
 		},
 		Anonymous: anonymous,
 		Secret:    "a-secret-of-twenty-chars",

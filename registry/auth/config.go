@@ -68,9 +68,16 @@ type Config struct {
 type User struct {
 	Name string `yaml:"name"`
 
-	// Password is a bcrypt hash ($2a$, $2b$ or $2y$, as htpasswd -B writes
-	// them) or, for tests and generated CI credentials, the plain password.
+	// Password is a bcrypt hash ($2a$, $2b$ or $2y$, as htpasswd -B and
+	// `shadowreg hash-password` write them). Anything else is refused at
+	// start-up: a hashing tool that failed quietly (Ansible's password_hash
+	// without passlib prints "*0") must not become a password.
 	Password string `yaml:"password"`
+
+	// PlainPassword is the password in clear, for tests only: saying so is
+	// the only way a password that is not a bcrypt hash is accepted.
+	// Exactly one of Password and PlainPassword is set.
+	PlainPassword string `yaml:"plain-password"`
 
 	// Access is "read" (pull) or "write" (pull, push, delete).
 	Access string `yaml:"access"`
@@ -138,14 +145,16 @@ func (u *User) validate() error {
 	case strings.ContainsAny(u.Name, ":") || strings.IndexFunc(u.Name, isControl) >= 0:
 		// Basic auth separates the user from the password at the first colon.
 		return fmt.Errorf("name: %q must not contain a colon or control characters", u.Name)
-	case u.Password == "":
-		return errors.New("password: required")
+	case u.Password == "" && u.PlainPassword == "":
+		return fmt.Errorf("password: required for user %q (a bcrypt hash: `shadowreg hash-password`; or plain-password, for tests)", u.Name)
+	case u.Password != "" && u.PlainPassword != "":
+		return fmt.Errorf("password: user %q has both password and plain-password; keep one", u.Name)
 	case u.Access != AccessRead && u.Access != AccessWrite:
 		return fmt.Errorf(`access: must be "read" or "write", not %q`, u.Access)
 	}
-	if isBcrypt(u.Password) {
-		if _, err := bcrypt.Cost([]byte(u.Password)); err != nil {
-			return fmt.Errorf("password: invalid bcrypt hash: %v", err)
+	if u.Password != "" {
+		if err := checkBcrypt(u.Password); err != nil {
+			return fmt.Errorf("password: user %q: %v; make one with `shadowreg hash-password`, or write a test password as plain-password", u.Name, err)
 		}
 	}
 	for j, pre := range u.Prefixes {
@@ -155,6 +164,34 @@ func (u *User) validate() error {
 	}
 	return nil
 }
+
+// checkBcrypt says why s is not a usable bcrypt hash, without quoting it
+// (a hash is a secret too).
+func checkBcrypt(s string) error {
+	if !isBcrypt(s) {
+		return errors.New("not a bcrypt hash (it must start with $2a$, $2b$ or $2y$)")
+	}
+	if _, err := bcrypt.Cost([]byte(s)); err != nil {
+		return fmt.Errorf("invalid bcrypt hash: %v", strings.TrimPrefix(err.Error(), "crypto/bcrypt: "))
+	}
+	// Cost reads only the prefix: a hash cut short after it still parses
+	// there and would never match any password.
+	if len(s) != bcryptHashLength {
+		return fmt.Errorf("invalid bcrypt hash: %d characters, not %d", len(s), bcryptHashLength)
+	}
+	if i := strings.LastIndexByte(s, '$'); strings.IndexFunc(s[i+1:], notBcryptBase64) >= 0 {
+		return errors.New("invalid bcrypt hash: a character outside bcrypt's base64 alphabet")
+	}
+	return nil
+}
+
+func notBcryptBase64(r rune) bool {
+	return !(r == '.' || r == '/' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9')
+}
+
+// bcryptHashLength is the length of every bcrypt hash: "$2b$10$", a 22
+// character salt and a 31 character checksum.
+const bcryptHashLength = 60
 
 func checkQuotable(s string) error {
 	if strings.ContainsAny(s, `"\`) || strings.IndexFunc(s, isControl) >= 0 {

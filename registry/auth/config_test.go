@@ -8,6 +8,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// makeOne ends every error about a password that is not a usable hash.
+const makeOne = "make one with `shadowreg hash-password`, or write a test password as plain-password"
+
 func TestValidate(t *testing.T) {
 	ok := func(f func(*Config)) Config {
 		c := testConfig(AnonymousNone)
@@ -38,8 +41,16 @@ func TestValidate(t *testing.T) {
 		{user(1, func(u *User) { u.Access = "" }), `auth.users[1].access: must be "read" or "write", not ""`},
 		{user(0, func(u *User) { u.Name = "" }), "auth.users[0].name: required"},
 		{user(0, func(u *User) { u.Name = "a:b" }), `auth.users[0].name: "a:b" must not contain a colon or control characters`},
-		{user(2, func(u *User) { u.Password = "" }), "auth.users[2].password: required"},
-		{user(2, func(u *User) { u.Password = "$2y$10$tooshort" }), "auth.users[2].password: invalid bcrypt hash: crypto/bcrypt: hashedSecret too short to be a bcrypted password"},
+		{user(2, func(u *User) { u.Password = "" }), "auth.users[2].password: required for user \"team\" (a bcrypt hash: `shadowreg hash-password`; or plain-password, for tests)"},
+		{user(2, func(u *User) { u.Password = "$2y$10$tooshort" }), "auth.users[2].password: user \"team\": invalid bcrypt hash: hashedSecret too short to be a bcrypted password; " + makeOne},
+		// What Ansible's password_hash('bcrypt') prints without passlib.
+		{user(2, func(u *User) { u.Password = "*0" }), "auth.users[2].password: user \"team\": not a bcrypt hash (it must start with $2a$, $2b$ or $2y$); " + makeOne},
+		{user(1, func(u *User) { u.PlainPassword, u.Password = u.Password, "reader-pw" }), "auth.users[1].password: user \"reader\": not a bcrypt hash (it must start with $2a$, $2b$ or $2y$); " + makeOne},
+		{user(2, func(u *User) { u.Password = u.Password[:59] }), "auth.users[2].password: user \"team\": invalid bcrypt hash: 59 characters, not 60; " + makeOne},
+		{user(2, func(u *User) { u.Password = u.Password + "x" }), "auth.users[2].password: user \"team\": invalid bcrypt hash: 61 characters, not 60; " + makeOne},
+		{user(2, func(u *User) { u.Password = u.Password[:59] + "!" }), "auth.users[2].password: user \"team\": invalid bcrypt hash: a character outside bcrypt's base64 alphabet; " + makeOne},
+		{user(2, func(u *User) { u.PlainPassword = "team-pw" }), `auth.users[2].password: user "team" has both password and plain-password; keep one`},
+		{user(2, func(u *User) { u.PlainPassword, u.Password = "team-pw", "" }), ""},
 		{user(2, func(u *User) { u.Name = "writer" }), `auth.users[2].name: duplicate user "writer"`},
 		{user(2, func(u *User) { u.Prefixes = []string{"team", "a/../b"} }), `auth.users[2].prefixes[1]: "a/../b" is not a repository name prefix`},
 		{user(2, func(u *User) { u.Prefixes = []string{"/"} }), `auth.users[2].prefixes[0]: "/" is not a repository name prefix`},

@@ -33,8 +33,8 @@ var teamHash = sync.OnceValue(func() string {
 func testConfig(anonymous string) Config {
 	return Config{
 		Users: []User{
-			{Name: "writer", Password: "writer-pw", Access: AccessWrite},
-			{Name: "reader", Password: "reader-pw", Access: AccessRead},
+			{Name: "writer", PlainPassword: "writer-pw", Access: AccessWrite},
+			{Name: "reader", PlainPassword: "reader-pw", Access: AccessRead},
 			{Name: "team", Password: teamHash(), Access: AccessWrite, Prefixes: []string{"team/"}, Buildset: "bs-1"},
 		},
 		Anonymous: anonymous,

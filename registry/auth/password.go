@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -16,7 +18,8 @@ type account struct {
 	User
 	policy policy
 	hashed bool     // Password is a bcrypt hash
-	plain  [32]byte // SHA-256 of a plain Password: comparing digests hides its length
+	plain  [32]byte // SHA-256 of PlainPassword: comparing digests hides its length
+	never  bool     // no usable password: nothing matches
 }
 
 // outcome of a password check.
@@ -69,12 +72,10 @@ func newPasswords(users []User) *passwords {
 	}
 	cost := 0
 	for _, u := range users {
-		a := &account{User: u, policy: newPolicy(u), hashed: isBcrypt(u.Password)}
+		a := newAccount(u)
 		if a.hashed {
 			c, _ := bcrypt.Cost([]byte(u.Password)) // Validate checked it
 			cost = max(cost, c)
-		} else {
-			a.plain = sha256.Sum256([]byte(u.Password))
 		}
 		p.users[u.Name] = a
 	}
@@ -104,11 +105,24 @@ func (p *passwords) lookup(name string) (*account, bool) {
 	if !ok {
 		return nil, false
 	}
-	a := &account{User: u, policy: newPolicy(u), hashed: isBcrypt(u.Password)}
-	if !a.hashed {
-		a.plain = sha256.Sum256([]byte(u.Password))
+	return newAccount(u), true
+}
+
+// newAccount prepares u for password checks. A plain password is taken only
+// where the configuration says so (PlainPassword); a Password that is not a
+// valid bcrypt hash (Validate refuses those; a UserSource could still hand
+// one over) matches nothing rather than becoming a password in clear.
+func newAccount(u User) *account {
+	a := &account{User: u, policy: newPolicy(u)}
+	switch {
+	case u.PlainPassword != "":
+		a.plain = sha256.Sum256([]byte(u.PlainPassword))
+	case checkBcrypt(u.Password) == nil:
+		a.hashed = true
+	default:
+		a.never = true
 	}
-	return a, true
+	return a
 }
 
 // check returns the account of name when password is right.
@@ -130,6 +144,9 @@ func (p *passwords) check(name, password string) (*account, outcome) {
 // matches compares password with a's; p, when not nil, holds the cache of
 // verified bcrypt passwords.
 func (a *account) matches(password string, p *passwords) bool {
+	if a.never {
+		return false
+	}
 	if !a.hashed {
 		sum := sha256.Sum256([]byte(password))
 		return subtle.ConstantTimeCompare(sum[:], a.plain[:]) == 1
@@ -162,4 +179,44 @@ func (a *account) matches(password string, p *passwords) bool {
 // becoming a plain password.
 func isBcrypt(s string) bool {
 	return strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") || strings.HasPrefix(s, "$2y$")
+}
+
+// DefaultHashCost is the bcrypt cost HashPassword uses when given 0: the
+// cost htpasswd -B and zuul-registry use, ~50 ms a check (checks are
+// cached, see passwords.verified).
+const DefaultHashCost = bcrypt.DefaultCost
+
+// HashPassword makes the bcrypt hash a configuration's password key takes.
+// bcrypt reads at most 72 bytes: a longer password is refused rather than
+// silently cut.
+func HashPassword(password string, cost int) (string, error) {
+	if password == "" {
+		return "", errors.New("the password is empty")
+	}
+	if cost == 0 {
+		cost = DefaultHashCost
+	}
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return "", fmt.Errorf("bcrypt cost %d is outside %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if errors.Is(err, bcrypt.ErrPasswordTooLong) {
+		return "", errors.New("the password is longer than 72 bytes, all bcrypt can use")
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(h), checkBcrypt(string(h))
+}
+
+// CheckPasswordHash reports whether password matches hash, a bcrypt hash
+// as the configuration takes it: nil when it does.
+func CheckPasswordHash(hash, password string) error {
+	if err := checkBcrypt(hash); err != nil {
+		return err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return errors.New("the password does not match the hash")
+	}
+	return nil
 }

@@ -17,7 +17,7 @@ func TestPasswords(t *testing.T) {
 		{Name: "a", Password: string(hash), Access: AccessRead},
 		{Name: "b", Password: "$2b$" + string(hash[4:]), Access: AccessRead},
 		{Name: "y", Password: "$2y$" + string(hash[4:]), Access: AccessRead},
-		{Name: "plain", Password: "s3cret", Access: AccessRead},
+		{Name: "plain", PlainPassword: "s3cret", Access: AccessRead},
 	}
 	for _, u := range users {
 		cfg := Config{Users: []User{u}, Secret: testSecret}
@@ -70,7 +70,56 @@ func TestDummyHash(t *testing.T) {
 		t.Errorf("dummy cost %d", c)
 	}
 	// Only plain passwords: the dummy is plain too.
-	if newPasswords([]User{{Name: "a", Password: "pw"}}).dummy().hashed {
+	if newPasswords([]User{{Name: "a", PlainPassword: "pw"}}).dummy().hashed {
 		t.Error("dummy hashed for plain users")
+	}
+}
+
+func TestNoPasswordInClearUnlessSaid(t *testing.T) {
+	// A Password that is not a bcrypt hash matches nothing, not even
+	// itself: only PlainPassword is compared in clear. (Validate refuses
+	// such users; a UserSource could still hand one over.)
+	p := newPasswords([]User{{Name: "a", Password: "*0", Access: AccessRead}})
+	for _, pw := range []string{"*0", "", "x"} {
+		if _, got := p.check("a", pw); got != badPassword {
+			t.Errorf("check(a, %q) = %v, want badPassword", pw, got)
+		}
+	}
+}
+
+func TestHashPassword(t *testing.T) {
+	h, err := HashPassword("s3cret", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkBcrypt(h); err != nil {
+		t.Errorf("HashPassword made %q: %v", h, err)
+	}
+	if err := CheckPasswordHash(h, "s3cret"); err != nil {
+		t.Errorf("the password does not match its own hash: %v", err)
+	}
+	if err := CheckPasswordHash(h, "s3cret\n"); err == nil {
+		t.Error("a different password matches")
+	}
+	if err := CheckPasswordHash("*0", "*0"); err == nil {
+		t.Error(`"*0" accepted as a hash`)
+	}
+	cfg := Config{Secret: testSecret, Users: []User{{Name: "u", Password: h, Access: AccessRead}}}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("a hash made by HashPassword does not validate: %v", err)
+	}
+	for _, tc := range []struct {
+		pw   string
+		cost int
+		want string
+	}{
+		{"", 0, "the password is empty"},
+		{strings.Repeat("x", 73), bcrypt.MinCost, "the password is longer than 72 bytes, all bcrypt can use"},
+		{"x", 3, "bcrypt cost 3 is outside 4..31"},
+		{"x", 32, "bcrypt cost 32 is outside 4..31"},
+	} {
+		if _, err := HashPassword(tc.pw, tc.cost); err == nil || err.Error() != tc.want {
+			t.Errorf("HashPassword(%d bytes, %d) = %v, want %q", len(tc.pw), tc.cost, err, tc.want)
+		}
 	}
 }

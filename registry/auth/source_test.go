@@ -16,7 +16,7 @@ func (s source) Owns(name string) bool         { return strings.HasPrefix(name, 
 func TestUserSource(t *testing.T) {
 	t.Parallel()
 	src := source{live: map[string]User{
-		"buildset-live": {Name: "buildset-live", Password: "pw", Access: AccessWrite, Buildset: "live"},
+		"buildset-live": {Name: "buildset-live", PlainPassword: "pw", Access: AccessWrite, Buildset: "live"},
 	}}
 	s, err := New(testConfig(AnonymousRead), Options{Now: func() time.Time { return t0 }, Users: src})
 	if err != nil {

@@ -594,7 +594,7 @@ func TestQuota(t *testing.T) {
 // credentials, as app.go builds it.
 func authService(t *testing.T, e *env) *auth.Service {
 	t.Helper()
-	svc, err := auth.New(auth.Config{Secret: "0123456789abcdef-buildset-tests", Users: []auth.User{{Name: "admin", Password: "admin-password", Access: auth.AccessWrite}}},
+	svc, err := auth.New(auth.Config{Secret: "0123456789abcdef-buildset-tests", Users: []auth.User{{Name: "admin", PlainPassword: "admin-password", Access: auth.AccessWrite}}},
 		auth.Options{Users: e.mgr, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -138,7 +138,11 @@ func abAuthYAML(anonymous string, users ...abUser) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "auth:\n  secret: e2e-secret-that-is-long-enough\n  anonymous: %s\n  users:\n", anonymous)
 	for _, u := range users {
-		fmt.Fprintf(&b, "    - {name: %q, password: %q, access: %s", u.Name, u.Password, u.Access)
+		key := "plain-password" // shadowreg takes a password in clear only when told so
+		if strings.HasPrefix(u.Password, "$2") {
+			key = "password"
+		}
+		fmt.Fprintf(&b, "    - {name: %q, %s: %q, access: %s", u.Name, key, u.Password, u.Access)
 		if len(u.Prefixes) > 0 {
 			q := make([]string, len(u.Prefixes))
 			for i, p := range u.Prefixes {

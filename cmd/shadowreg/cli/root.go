@@ -37,6 +37,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors:      true,
 		DisableSuggestions: true,
 	}
-	root.AddCommand(newServeCmd(), newBuildsetCmd(), newPruneCmd(), newCertCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newBuildsetCmd(), newPruneCmd(), newCertCmd(), newHashPasswordCmd(), newVersionCmd())
 	return root
 }
