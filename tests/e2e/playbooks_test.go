@@ -186,7 +186,8 @@ location = "mirror.example.org/docker"
 		!strings.Contains(f.Cert, "BEGIN CERTIFICATE") || f.PidFile != pidFile {
 		t.Fatalf("the shadowreg fact is not what was asked for: %+v", f)
 	}
-	if cfg := pbRead(t, filepath.Join(work, "config.yaml")); strings.Contains(cfg, f.Password) || !strings.Contains(cfg, "$2b$10$") {
+	if cfg := pbRead(t, filepath.Join(work, "config.yaml")); strings.Contains(cfg, f.Password) ||
+		!regexp.MustCompile(`password: \$2[aby]\$10\$[./A-Za-z0-9]{53}\n`).MatchString(cfg) {
 		t.Errorf("config.yaml should hold the bcrypt hash of the write user's password, not the password:\n%s", cfg)
 	}
 
@@ -616,4 +617,57 @@ func pbAlive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// TestPlaybookRefusesABadHash runs run-shadowreg.yaml with a "shadowreg"
+// whose hash-password prints what Ansible's password_hash('bcrypt') prints
+// without passlib ("*0"): the play must stop there, saying why, before it
+// writes a configuration or starts anything. And no playbook may hash with
+// Ansible's password_hash at all: it depends on an optional Python library.
+func TestPlaybookRefusesABadHash(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ansible-playbook"); err != nil {
+		t.Fatalf("ansible-playbook not found in PATH: install it with `tools/install.sh apt` (Debian's ansible package)")
+	}
+	files, err := filepath.Glob(filepath.Join(repoRoot, "playbooks", "*", "*.y*ml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, _ := filepath.Glob(filepath.Join(repoRoot, "playbooks", "*.y*ml"))
+	if files = append(files, top...); len(top) == 0 {
+		t.Fatal("no playbooks found")
+	}
+	filter := regexp.MustCompile(`\|\s*password_hash\b`)
+	for _, f := range files {
+		if filter.MatchString(pbRead(t, f)) {
+			t.Errorf("%s uses Ansible's password_hash, which needs passlib (and prints *0 without it): use `shadowreg hash-password`", f)
+		}
+	}
+
+	base := t.TempDir()
+	work := filepath.Join(base, "work")
+	fake := filepath.Join(base, "shadowreg")
+	pbWrite(t, fake, "#!/bin/sh\n# a shadowreg whose hash-password went wrong\ncat >/dev/null; echo '*0'\n")
+	if err := os.Chmod(fake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	vars := pbVarsFile(t, base, "vars.json", map[string]any{
+		"shadowreg_bin": fake, "shadowreg_work_dir": work, "shadowreg_listen_address": "127.0.0.1",
+		"shadowreg_port": 1, "shadowreg_ip": "127.0.0.1", "shadowreg_alias": "localhost",
+	})
+	tmp := filepath.Join(base, "ansible-tmp")
+	env := append(clientEnv(t), "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=0",
+		"ANSIBLE_LOCAL_TEMP="+filepath.Join(tmp, "local"), "ANSIBLE_REMOTE_TEMP="+filepath.Join(tmp, "remote"),
+		"ANSIBLE_PYTHON_INTERPRETER=auto_silent", "ANSIBLE_DEPRECATION_WARNINGS=0")
+	r := tryToolIn(t, base, playbookTimeout, env, "ansible-playbook", "-i", "localhost,", "-c", "local",
+		filepath.Join(repoRoot, "playbooks", "run-shadowreg.yaml"), "-e", vars)
+	if r.Err == nil {
+		t.Fatalf("run-shadowreg.yaml succeeded with a hash of *0:\n%s", clip(r.Stdout))
+	}
+	if !strings.Contains(r.Stdout, "does not hold a bcrypt hash (it starts") || !strings.Contains(r.Stdout, `*0`) {
+		t.Errorf("the play failed without saying the hash is not bcrypt:\n%s\n%s", clip(r.Stdout), clip(r.Stderr))
+	}
+	if _, err := os.Stat(filepath.Join(work, "config.yaml")); !os.IsNotExist(err) {
+		t.Errorf("a configuration was written although the hash is bad (stat: %v)", err)
+	}
 }
