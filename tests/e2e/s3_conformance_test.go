@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// TestS3Conformance runs the OCI conformance suite (default settings) against
-// shadowreg on the S3 driver, on a real MinIO: 0 failed, at least as many
-// tests as on the filesystem. Reports: .cache/conformance/<target>-s3/.
+// TestS3Conformance runs the OCI conformance suite (the full profile, the
+// same gate as on the filesystem) against shadowreg on the S3 driver, on a
+// real MinIO. Reports: .cache/conformance/<target>-s3-1.1+dev/.
 func TestS3Conformance(t *testing.T) {
 	t.Parallel()
 	requireS3Target(t)
@@ -20,7 +20,7 @@ func TestS3Conformance(t *testing.T) {
 	m := sharedMinio(t)
 	prefix := s3Prefix(t)
 	srv := startS3Server(t, m, s3Options{Prefix: prefix})
-	c := runConformance(t, srv, target+"-s3")
+	c := runConformance(t, srv, target+"-s3", profileFull)
 	if c.Total == 0 {
 		t.Fatal("no conformance test ran")
 	}
@@ -33,7 +33,7 @@ func TestS3Conformance(t *testing.T) {
 // TestS3Redirect: with storage.s3.redirect: true, blob GETs answer 307 to a
 // presigned MinIO URL. The conformance suite, skopeo and crane must still
 // pass, following the redirects to MinIO. Reports:
-// .cache/conformance/<target>-s3-redirect/.
+// .cache/conformance/<target>-s3-redirect-1.1+dev/.
 func TestS3Redirect(t *testing.T) {
 	t.Parallel()
 	requireS3Target(t)
@@ -44,7 +44,7 @@ func TestS3Redirect(t *testing.T) {
 	srv := startS3Server(t, m, s3Options{Prefix: s3Prefix(t), Redirect: true})
 
 	t.Run("conformance", func(t *testing.T) {
-		runConformance(t, srv, target+"-s3-redirect")
+		runConformance(t, srv, target+"-s3-redirect", profileFull)
 	})
 
 	t.Run("clients", func(t *testing.T) {
