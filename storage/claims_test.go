@@ -26,10 +26,39 @@ type holdDriver struct {
 	once    sync.Once
 	held    chan struct{}
 	release chan struct{}
+	// walked receives the path of every Walk of tombstonesRoot that has
+	// returned, without blocking (it drops what nobody waits for): a
+	// reference walks the tombstones once per wait it makes.
+	walked chan string
 }
 
 func newHoldDriver(d driver.Driver, prefix string) *holdDriver {
-	return &holdDriver{Driver: d, prefix: prefix, held: make(chan struct{}), release: make(chan struct{})}
+	return &holdDriver{Driver: d, prefix: prefix, held: make(chan struct{}), release: make(chan struct{}),
+		walked: make(chan string)}
+}
+
+func (h *holdDriver) Walk(ctx context.Context, p string, fn func(driver.FileInfo) error) error {
+	err := h.Driver.Walk(ctx, p, fn)
+	if p == tombstonesRoot {
+		select {
+		case h.walked <- p:
+		default:
+		}
+	}
+	return err
+}
+
+// within waits up to a bound for a value from ch: a test that misses the
+// interleaving it means fails, it does not hang until go test's timeout.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out after 30s waiting for %s", what)
+		panic("unreachable")
+	}
 }
 
 func (h *holdDriver) PutContent(ctx context.Context, path string, content []byte) error {
@@ -100,17 +129,13 @@ func TestClaimSeenByCollector(t *testing.T) {
 		_, err := se.dst.BlobMount(ctx, se.x, nil)
 		mounted <- err
 	}()
-	select {
-	case <-se.pushDrv.held:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the mount never claimed")
-	}
+	within(t, se.pushDrv.held, "the mount to claim")
 	rep := se.gc.collect(CollectOptions{Grace: time.Hour})
 	if !se.gc.hasBlob(se.x) || rep.Blobs != 0 {
 		t.Errorf("the collection deleted %d blobs (X there: %v) although a mount had claimed X", rep.Blobs, se.gc.hasBlob(se.x))
 	}
 	close(se.pushDrv.release)
-	if err := <-mounted; err != nil {
+	if err := within(t, mounted, "the mount"); err != nil {
 		t.Fatalf("BlobMount: %v", err)
 	}
 	if err := gcReadBlob(t, se.dst, se.x); err != nil {
@@ -132,24 +157,24 @@ func TestReferenceWaitsForTombstone(t *testing.T) {
 		}
 		collected <- rep
 	}()
-	select {
-	case <-se.colDrv.held:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the collection never tombstoned")
-	}
+	within(t, se.colDrv.held, "the collection to tombstone")
 	mounted := make(chan error, 1)
 	go func() {
 		_, err := se.dst.BlobMount(ctx, se.x, nil)
 		mounted <- err
 	}()
+	// The mount looks at the tombstones after its claim, and again only
+	// when one named X: a second look means it is waiting.
+	within(t, se.pushDrv.walked, "the mount's first look at the tombstones")
+	within(t, se.pushDrv.walked, "the mount's second look at the tombstones (is it waiting?)")
 	select {
 	case err := <-mounted:
 		t.Fatalf("the mount returned (%v) while a tombstone named X", err)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 	close(se.colDrv.release)
-	rep := <-collected
-	if err := <-mounted; err != nil {
+	rep := within(t, collected, "the collection")
+	if err := within(t, mounted, "the mount"); err != nil {
 		t.Fatalf("BlobMount: %v", err)
 	}
 	if rep == nil || rep.Blobs != 0 || !se.gc.hasBlob(se.x) {
@@ -213,9 +238,11 @@ func TestClaimRecordsExpire(t *testing.T) {
 	e.clock.Add(time.Minute) // the tombstone is a minute old: live
 	done := make(chan error, 1)
 	go func() { done <- se.pusher.claim(ctx, se.x) }()
-	time.Sleep(300 * time.Millisecond)
+	// Its first look at the tombstones comes after it set its deadline:
+	// only then may the clock move past it.
+	within(t, se.pushDrv.walked, "the claim's first look at the tombstones")
 	e.clock.Add(tombstoneWait + time.Second)
-	if err := <-done; !errors.Is(err, ErrUnavailable) {
+	if err := within(t, done, "the claim to give up"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("claim under a tombstone that never goes: %v, want ErrUnavailable", err)
 	}
 	// A dead collector's tombstone is ignored.
@@ -255,14 +282,10 @@ func TestPromoteClaims(t *testing.T) {
 		_, err := se.pusher.Promote(ctx, "bs.a", SharedArea)
 		promoted <- err
 	}()
-	select {
-	case <-se.pushDrv.held:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the promotion never wrote a link")
-	}
+	within(t, se.pushDrv.held, "the promotion to write a link")
 	rep := se.gc.collect(CollectOptions{Grace: time.Hour, DropAreas: []string{"bs.a"}})
 	close(se.pushDrv.release)
-	if err := <-promoted; err != nil {
+	if err := within(t, promoted, "the promotion"); err != nil {
 		t.Fatalf("Promote: %v", err)
 	}
 	shared, _ := se.pusher.Repo("docker.io/shared/app", SharedArea)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,9 +160,22 @@ func TestBlobStallResumed(t *testing.T) {
 }
 
 func TestBlobSlowConsumerIsNotAStall(t *testing.T) {
-	data := randomBytes(t, 64<<10)
+	// Far more than loopback's socket buffers hold, so that the upstream is
+	// still sending, blocked, while the consumer pauses: only then could a
+	// stall timer that counted the consumer's time cut the stream.
+	data := randomBytes(t, 32<<20)
 	reg := newFakeRegistry()
 	d := reg.addBlob(data)
+	var sentAll atomic.Bool
+	reg.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+			return false
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.Write(data)
+		sentAll.Store(true)
+		return true
+	}
 	c, _ := testClient(t, serve(t, reg).URL, Config{Timeout: Duration(300 * time.Millisecond)}, Options{})
 	rc, _, err := c.Blob(context.Background(), "org/app", d, 0)
 	if err != nil {
@@ -172,7 +186,10 @@ func TestBlobSlowConsumerIsNotAStall(t *testing.T) {
 	if _, err := io.ReadFull(rc, buf); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the consumer is slow, not the upstream
+	time.Sleep(time.Second) // the consumer is slow, not the upstream: 3 idle timeouts
+	if sentAll.Load() {
+		t.Fatal("the upstream had sent the whole blob before the consumer's pause ended: the pause did not overlap a transfer in progress")
+	}
 	rest, err := io.ReadAll(rc)
 	if err != nil || !bytes.Equal(append(buf, rest...), data) {
 		t.Fatalf("err = %v", err)
@@ -335,7 +352,8 @@ func TestBlobCloseAbortsRead(t *testing.T) {
 		_, err := io.ReadAll(rc)
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Close while the Read is blocked on the upstream, not before it began.
+	waitBlockedIn(t, "upstream.(*blobReader).Read")
 	rc.Close()
 	select {
 	case err := <-done:
@@ -367,4 +385,24 @@ func TestParseContentRange(t *testing.T) {
 			t.Errorf("parseContentRange(%q) = %d, %d, %v", tc.v, start, size, err)
 		}
 	}
+}
+
+// waitBlockedIn waits until some goroutine is parked (waiting on I/O, a
+// channel or a lock) with fn on its stack: a test that means to act while a
+// call blocks must not act before the call began.
+func waitBlockedIn(t *testing.T, fn string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		n := runtime.Stack(buf, true)
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			header, _, _ := strings.Cut(g, "\n")
+			parked := strings.Contains(header, "[IO wait") || strings.Contains(header, "[select") ||
+				strings.Contains(header, "[chan receive") || strings.Contains(header, "[sync.")
+			if parked && strings.Contains(g, fn) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no goroutine blocked in %s within 10s", fn)
 }

@@ -333,28 +333,41 @@ func TestS3Replicas(t *testing.T) {
 }
 
 // TestS3ReplicasConflictingChunks sends two PATCHes of one upload session at
-// the same offset, with different bytes, to two replicas at once (a client
-// that sends two different chunks for one range: buggy, or meaning harm),
-// while one replica's link to the object store is slow (300 ms on its writes
-// of upload state, an ordinary S3 latency spike). Whatever the registry
-// answers, it must never serve bytes under a digest they do not have, least
-// of all replace a blob acknowledged earlier in another repository: the
-// session's bytes (the driver's checkpoint) and its SHA-256 state (the
-// upload's state object) are written separately, with no lock between
-// replicas, so the one can come from one PATCH and the other from the other.
+// the same offset, with different bytes, to two replicas (a client that
+// sends two different chunks for one range: buggy, or meaning harm), the
+// second while the first is between writing the session's bytes and its
+// SHA-256 state: the slow replica's link to the object store holds that
+// state write until the other PATCH has been answered. Whatever the
+// registry answers, it must never serve bytes under a digest they do not
+// have, least of all replace a blob acknowledged earlier in another
+// repository: the session's bytes (the driver's checkpoint) and its state
+// (the upload's state object) are written separately, with no lock between
+// replicas, so the one could come from one PATCH and the other from the
+// other. Each round checks that it hit that interleaving.
 func TestS3ReplicasConflictingChunks(t *testing.T) {
 	t.Parallel()
 	requireS3Target(t)
 	m := sharedMinio(t)
 	prefix := s3Prefix(t)
 	b := startS3Server(t, m, s3Options{Prefix: prefix})
-	slow := startS3Server(t, newSlowS3(t, m, 300*time.Millisecond).minio, s3Options{Prefix: prefix})
+	gate := newStateGate(t, m)
+	slow := startS3Server(t, gate.minio, s3Options{Prefix: prefix})
 	rcB := newRegClient(t, b)
 	rcS := onReplica(rcB, slow)
 	rnd := rand.New(rand.NewSource(408))
 	victim := make([]byte, 1<<20+555)
 	rnd.Read(victim)
 	dv := rcB.pushBlob("replicas/victim", victim)
+	patch := func(c *regClient, loc string, body []byte) string {
+		resp, err := c.do("PATCH", loc, map[string]string{
+			"Content-Type":  "application/octet-stream",
+			"Content-Range": fmt.Sprintf("0-%d", len(body)-1),
+		}, bytes.NewReader(body))
+		if err != nil {
+			return err.Error()
+		}
+		return fmt.Sprint(resp.Status, " ", errorCode(resp.Body))
+	}
 	for round := range 3 {
 		other := make([]byte, len(victim))
 		rnd.Read(other)
@@ -362,32 +375,26 @@ func TestS3ReplicasConflictingChunks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		status := make([]string, 2)
-		for i, c := range []*regClient{rcS, rcB} {
-			body := victim
-			if i == 1 {
-				body = other
-			}
-			wg.Go(func() {
-				if i == 1 {
-					time.Sleep(50 * time.Millisecond) // just after the other
-				}
-				resp, err := c.do("PATCH", loc, map[string]string{
-					"Content-Type":  "application/octet-stream",
-					"Content-Range": fmt.Sprintf("0-%d", len(body)-1),
-				}, bytes.NewReader(body))
-				if err != nil {
-					status[i] = err.Error()
-				} else {
-					status[i] = fmt.Sprint(resp.Status, " ", errorCode(resp.Body))
-				}
-			})
+		release := gate.arm()
+		slowDone := make(chan string, 1)
+		go func() { slowDone <- patch(rcS, loc, victim) }()
+		var statusS, statusB string
+		select {
+		case <-gate.held:
+			// The slow replica has written the chunk's bytes and waits to
+			// write their state: the other PATCH goes now.
+			statusB = patch(rcB, loc, other)
+			release()
+			statusS = <-slowDone
+		case statusS = <-slowDone:
+			release()
+			t.Fatalf("round %d: the PATCH on the slow replica (%s) never wrote upload state: the interleaving this test is about was not hit", round, statusS)
+		case <-time.After(time.Minute):
+			t.Fatalf("round %d: the PATCH on the slow replica did not reach its state write within a minute", round)
 		}
-		wg.Wait()
 		put := rcS.must("PUT", withQuery(loc, "digest", dv), map[string]string{"Content-Length": "0"}, nil)
-		t.Logf("round %d: PATCH with the victim's bytes on the slow replica: %s; PATCH with other bytes on B: %s; PUT ?digest=%s: %d %s",
-			round, status[0], status[1], dv, put.Status, errorCode(put.Body))
+		t.Logf("round %d: PATCH with the victim's bytes on the slow replica: %s; PATCH with other bytes on B, while the first held its state write: %s; PUT ?digest=%s: %d %s",
+			round, statusS, statusB, dv, put.Status, errorCode(put.Body))
 		for _, repo := range []string{"replicas/victim", "replicas/racer"} {
 			got := rcB.getBlob(repo, dv)
 			if got.Status == http.StatusNotFound && repo == "replicas/racer" && put.Status != http.StatusCreated {
@@ -503,26 +510,34 @@ func (rr *roundRobin) stats() roundRobinStats {
 	return st
 }
 
-// slowS3 is a reverse proxy on 127.0.0.1 in front of MinIO that holds back
-// the PUTs of upload session state (…/data/uploads/<id>/state) by a delay:
-// a replica with a slow link to the object store. The Host header passes
-// unchanged, so the requests' signatures still verify.
-type slowS3 struct {
+// stateGate is a reverse proxy on 127.0.0.1 in front of MinIO that, once
+// armed, holds the next PUT of upload session state
+// (…/data/uploads/<id>/state) until released: a replica whose link to the
+// object store stalls between an upload's bytes and their state. held
+// receives when it holds one. The Host header passes unchanged, so the
+// requests' signatures still verify.
+type stateGate struct {
 	minio *minioServer // m, with the proxy as its endpoint
+	held  chan struct{}
+
+	mu      sync.Mutex
+	armed   bool
+	release chan struct{}
 }
 
-func newSlowS3(t testing.TB, m *minioServer, delay time.Duration) *slowS3 {
+func newStateGate(t testing.TB, m *minioServer) *stateGate {
 	t.Helper()
 	target, err := url.Parse("http://" + m.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
+	g := &stateGate{held: make(chan struct{}, 1)}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
 			if p := pr.In.URL.Path; pr.In.Method == http.MethodPut && strings.Contains(p, "/data/uploads/") && strings.HasSuffix(p, "/state") {
-				time.Sleep(delay)
+				g.hold()
 			}
 		},
 		Transport:     &http.Transport{MaxIdleConnsPerHost: 16, DisableCompression: true},
@@ -532,5 +547,40 @@ func newSlowS3(t testing.TB, m *minioServer, delay time.Duration) *slowS3 {
 	t.Cleanup(srv.Close)
 	via := *m
 	via.Endpoint = strings.TrimPrefix(srv.URL, "http://")
-	return &slowS3{minio: &via}
+	g.minio = &via
+	return g
+}
+
+// arm makes the gate hold the next state PUT; the function it returns lets
+// it go (and disarms the gate if nothing was held).
+func (g *stateGate) arm() (release func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ch := make(chan struct{})
+	g.armed, g.release = true, ch
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			g.armed = false
+			g.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+func (g *stateGate) hold() {
+	g.mu.Lock()
+	if !g.armed {
+		g.mu.Unlock()
+		return
+	}
+	g.armed = false
+	ch := g.release
+	g.mu.Unlock()
+	g.held <- struct{}{}
+	select {
+	case <-ch:
+	case <-time.After(2 * time.Minute): // a test that failed to release
+	}
 }

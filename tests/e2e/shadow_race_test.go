@@ -172,6 +172,16 @@ func TestShadowSingleFetchRace(t *testing.T) {
 				}
 			}
 
+			result := func(ch <-chan error, who string) error {
+				t.Helper()
+				select {
+				case err := <-ch:
+					return err
+				case <-ctx.Done():
+					t.Fatalf("%s did not return", who)
+					return nil
+				}
+			}
 			aDone, bDone := make(chan error, 1), make(chan error, 1)
 			go func() { aDone <- tc.read(ctx, repo()) }()
 			wait(firstGET, "A's upstream GET")
@@ -179,29 +189,34 @@ func TestShadowSingleFetchRace(t *testing.T) {
 			go func() { bDone <- tc.read(context.WithValue(ctx, holdKey{}, h), repo()) }()
 			wait(h.reached, "B's cache miss")
 			close(releaseUpstream)
-			if err := <-aDone; err != nil {
+			if err := result(aDone, "A"); err != nil {
 				t.Fatalf("A: %v", err)
 			}
-			// A's fetch has ended once the content is in the cache (for a
-			// blob, the download ends after A read it; give it a moment).
-			cache, _ := store.Repo("docker.io/library/app", storage.CacheArea)
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-				var err error
-				if tc.name == "blob" {
-					_, err = cache.BlobStat(ctx, digest.Digest(layer))
-				} else {
-					_, err = cache.Manifest(ctx, strings.TrimPrefix(tc.upstreamPath, "/v2/library/app/manifests/"))
-				}
-				if err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("A's fetch did not reach the cache: %v", err)
-				}
+			// A's fetch must be over — cached and no longer in flight —
+			// before B goes on, or B would simply join it and the race this
+			// test is about would not happen. Drain returns once every fetch
+			// goroutine has ended (a blob's download ends after A read it);
+			// a manifest's flight ended when A's read returned.
+			if err := ns.Drain(ctx); err != nil {
+				t.Fatalf("A's fetch did not end: %v", err)
 			}
-			time.Sleep(200 * time.Millisecond)
+			cache, _ := store.Repo("docker.io/library/app", storage.CacheArea)
+			var cached error
+			if tc.name == "blob" {
+				_, cached = cache.BlobStat(ctx, digest.Digest(layer))
+			} else {
+				_, cached = cache.Manifest(ctx, strings.TrimPrefix(tc.upstreamPath, "/v2/library/app/manifests/"))
+			}
+			if cached != nil {
+				t.Fatalf("A's fetch ended without caching the content (%v): B would not meet the race", cached)
+			}
+			select {
+			case err := <-bDone:
+				t.Fatalf("B returned (%v) before it was released: its cache lookup was not the one held", err)
+			default:
+			}
 			close(h.release)
-			if err := <-bDone; err != nil {
+			if err := result(bDone, "B"); err != nil {
 				t.Fatalf("B: %v", err)
 			}
 			if err := ns.Drain(ctx); err != nil { // fetches run detached
