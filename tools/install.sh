@@ -3,7 +3,10 @@
 # Go tools are built once into $SHADOWREG_TOOLS (default: <repo>/.cache/bin, ignored
 # by git) so every test run and CI step reuses the same binaries.
 #
-#   tools/install.sh [apt|registry|crane|regctl|oras|minio|conformance|hey|all]...
+#   tools/install.sh [apt|registry|crane|regctl|oras|minio|conformance|hey|all|check]...
+#
+# all installs everything the tests use, then checks it is all there; check
+# only checks, naming every missing command and how to install it.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,10 +36,30 @@ go_tool() { # name module@version
   rm -rf "$tmp"
 }
 
+# Debian packages the tests and benchmarks use, each named: apt-get runs
+# with --no-install-recommends (a fresh machine gets only what is listed
+# here), so nothing may come in as a mere Recommends of another package.
+APT_PACKAGES=(
+  skopeo podman buildah      # real clients (tests/e2e)
+  docker.io containerd runc  # dockerd, ctr, and the runtime both start containers with
+  busybox-static             # a static /bin/busybox for runnable test images
+  ansible ansible-core       # TestPlaybooks (ansible-playbook); no passlib needed
+  python3                    # ansible's interpreter; tomllib (3.11) parses TOML in TestPlaybooks
+  curl ca-certificates       # tools/minio.sh (SigV4 bucket creation, health checks)
+  git                        # go's VCS stamping; clean-clone checks
+)
+
+# Commands the tests run, and the package each comes from: check says
+# which is missing, by name, before any test runs.
+APT_COMMANDS=(
+  skopeo:skopeo podman:podman buildah:buildah dockerd:docker.io docker:docker.io
+  containerd:containerd ctr:containerd runc:runc busybox:busybox-static
+  ansible-playbook:ansible-core python3:python3 curl:curl git:git
+)
+
 install_apt() {
-  local want=(skopeo podman buildah docker.io busybox-static ansible)
   local missing=()
-  for p in "${want[@]}"; do
+  for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -44,6 +67,26 @@ install_apt() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# check_tools: every command the tests need is there (apt's on PATH, the Go
+# tools in $BIN); names each missing one and how to get it.
+check_tools() {
+  local missing=0 entry cmd
+  for entry in "${APT_COMMANDS[@]}"; do
+    cmd=${entry%%:*}
+    if ! command -v "$cmd" >/dev/null 2>&1; then
+      log "missing: $cmd (Debian package ${entry#*:}: tools/install.sh apt)"
+      missing=1
+    fi
+  done
+  for cmd in "${GO_TOOLS[@]}"; do
+    if [ ! -x "$BIN/$cmd" ]; then
+      log "missing: $BIN/$cmd (tools/install.sh ${GO_TOOL_ARG[$cmd]:-$cmd})"
+      missing=1
+    fi
+  done
+  return $missing
 }
 
 install_conformance() {
@@ -57,6 +100,10 @@ install_conformance() {
   rm -rf "$tmp"
 }
 
+# Go tools built into $BIN, and the install.sh argument that builds each.
+GO_TOOLS=(crane regctl oras oci-conformance registry minio)
+declare -A GO_TOOL_ARG=([oci-conformance]=conformance)
+
 one() {
   case "$1" in
     apt) install_apt ;;
@@ -67,7 +114,8 @@ one() {
     hey) go_tool hey "github.com/rakyll/hey@$HEY_VERSION" ;;
     minio) go_tool minio "github.com/minio/minio@$MINIO_VERSION" ;;
     conformance) install_conformance ;;
-    all) for t in apt crane regctl oras conformance registry minio; do one "$t"; done ;;
+    all) for t in apt crane regctl oras conformance registry minio; do one "$t"; done; check_tools ;;
+    check) check_tools ;;
     *) log "unknown tool: $1"; return 2 ;;
   esac
 }
