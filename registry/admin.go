@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/registry/buildset"
 	"github.com/shadowreg/shadowreg/storage"
@@ -59,9 +61,10 @@ type CreateRequest struct {
 //	POST   /shadowreg/v1/buildsets/{id}/promote   promote  (push)
 //	POST   /shadowreg/v1/gc[?dry-run=true]        collect  (delete, and not as a buildset)
 //
-// The access named is checked on the repository name buildsets/<id>
-// (buildsets for the collector), so a user limited to name prefixes manages
-// only the buildsets under them.
+// The access named is decided on the canonical name buildsets/<id>
+// (buildsets for listing and the collector), so a user limited to name
+// prefixes manages only the buildsets under them. Creating also needs pull
+// on every parent; promoting, push on every shared repository it writes.
 func NewAdmin(o AdminOptions) http.Handler {
 	a := &admin{o: o}
 	r := chi.NewRouter()
@@ -102,25 +105,33 @@ func adminError(err error) *Error {
 	return asError(err)
 }
 
-// authorize checks that the caller may act on buildset id ("" for the
-// collector) and, for buildset credentials, that it is their own buildset.
-func (a *admin) authorize(r *http.Request, id, action string) error {
+// authorize decides an admin request on canonical resources (ref.
+// BuildsetResource, ref.AllBuildsets) and returns who asked (nil without
+// auth).
+func (a *admin) authorize(r *http.Request, want ...auth.Access) (*auth.Identity, error) {
 	if a.o.Authorizer == nil {
+		return nil, nil
+	}
+	id := a.o.Authorizer.Authenticate(r)
+	setUser(r, id.User())
+	return id, a.o.Authorizer.Authorize(r, id, want)
+}
+
+// onlyOwn refuses buildset credentials (and users bound to a buildset)
+// anything but looking at or deleting their own buildset: jobs running
+// unreviewed code hold them, so they never create buildsets, list them,
+// collect garbage or promote into the shared area.
+func onlyOwn(id *auth.Identity, buildsetID string) error {
+	if id == nil || id.Buildset == "" || (buildsetID != "" && id.Buildset == buildsetID) {
 		return nil
 	}
-	want := auth.Repository("buildsets", action)
-	if id != "" {
-		want = auth.Repository("buildsets/"+id, action)
-	}
-	who, err := a.o.Authorizer.Authorize(r, []auth.Access{want})
-	if err != nil {
-		return err
-	}
-	if who.Buildset != "" && (id == "" || who.Buildset != id || action == auth.ActionPush) {
-		// Jobs running unreviewed code hold these credentials: they may
-		// look at and delete their own buildset, never create buildsets or
-		// promote into the shared area.
-		return errorf("DENIED", "the credentials of buildset %s may only show or delete that buildset", who.Buildset)
+	return errorf("DENIED", "the credentials of buildset %s may only show or delete that buildset", id.Buildset)
+}
+
+// validID refuses an id that cannot name a buildset before it is decided on.
+func validID(id string) error {
+	if !buildset.ValidID(id) {
+		return errorf("NAME_INVALID", "%q is not a buildset id: use lower case letters, digits, '.', '_' and '-' (at most 64)", id)
 	}
 	return nil
 }
@@ -130,7 +141,23 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request) error {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
 		return errorf("NAME_INVALID", "the body must be JSON like {\"id\":\"…\",\"parents\":[…],\"ttl\":\"24h\",\"quota\":0}: %v", err)
 	}
-	if err := a.authorize(r, req.ID, auth.ActionPush); err != nil {
+	if err := validID(req.ID); err != nil {
+		return err
+	}
+	// Creating a buildset needs push on it, and pull on every parent:
+	// reads through it fall through them.
+	want := []auth.Access{auth.Repository(ref.BuildsetResource(req.ID), auth.ActionPush)}
+	for _, p := range req.Parents {
+		if err := validID(p); err != nil {
+			return errorf("NAME_INVALID", "parent %q is not a buildset id", p)
+		}
+		want = append(want, auth.Repository(ref.BuildsetResource(p), auth.ActionPull))
+	}
+	id, err := a.authorize(r, want...)
+	if err != nil {
+		return err
+	}
+	if err := onlyOwn(id, ""); err != nil {
 		return err
 	}
 	ttl, err := ParseTTL(req.TTL)
@@ -163,7 +190,11 @@ func ParseTTL(s string) (time.Duration, error) {
 }
 
 func (a *admin) list(w http.ResponseWriter, r *http.Request) error {
-	if err := a.authorize(r, "", auth.ActionPull); err != nil {
+	id, err := a.authorize(r, auth.Repository(ref.AllBuildsets, auth.ActionPull))
+	if err != nil {
+		return err
+	}
+	if err := onlyOwn(id, ""); err != nil {
 		return err
 	}
 	all, err := a.o.Buildsets.List(r.Context())
@@ -177,9 +208,23 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request) error {
 	return writeAdminJSON(w, http.StatusOK, out)
 }
 
-func (a *admin) show(w http.ResponseWriter, r *http.Request) error {
+// buildsetIn authorizes action on the buildset the path names, which
+// buildset credentials may take only on their own; it returns the id.
+func (a *admin) buildsetIn(r *http.Request, action string) (string, error) {
 	id := chi.URLParam(r, "id")
-	if err := a.authorize(r, id, auth.ActionPull); err != nil {
+	if err := validID(id); err != nil {
+		return "", err
+	}
+	who, err := a.authorize(r, auth.Repository(ref.BuildsetResource(id), action))
+	if err != nil {
+		return "", err
+	}
+	return id, onlyOwn(who, id)
+}
+
+func (a *admin) show(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.buildsetIn(r, auth.ActionPull)
+	if err != nil {
 		return err
 	}
 	b, err := a.o.Buildsets.Get(r.Context(), id)
@@ -187,13 +232,15 @@ func (a *admin) show(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	info := a.info(r, b)
-	info.Areas = a.o.Buildsets.Areas(r.Context(), b)
+	if info.Areas, err = a.o.Buildsets.Areas(r.Context(), b); err != nil {
+		return err
+	}
 	return writeAdminJSON(w, http.StatusOK, info)
 }
 
 func (a *admin) delete(w http.ResponseWriter, r *http.Request) error {
-	id := chi.URLParam(r, "id")
-	if err := a.authorize(r, id, auth.ActionDelete); err != nil {
+	id, err := a.buildsetIn(r, auth.ActionDelete)
+	if err != nil {
 		return err
 	}
 	if err := a.o.Buildsets.Delete(r.Context(), id); err != nil {
@@ -205,10 +252,45 @@ func (a *admin) delete(w http.ResponseWriter, r *http.Request) error {
 
 func (a *admin) promote(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
-	if err := a.authorize(r, id, auth.ActionPush); err != nil {
+	if err := validID(id); err != nil {
 		return err
 	}
-	n, err := a.o.Buildsets.Promote(r.Context(), id)
+	who, err := a.authorize(r, auth.Repository(ref.BuildsetResource(id), auth.ActionPush))
+	if err != nil {
+		return err
+	}
+	if err := onlyOwn(who, ""); err != nil {
+		return err
+	}
+	// A promotion changes what every client pulls from the shared area:
+	// it needs push on each shared repository it writes, all decided
+	// before anything is written.
+	check := func(repos []string) error {
+		if a.o.Authorizer == nil {
+			return nil
+		}
+		var refused []string
+		for _, name := range repos {
+			t, ok := ref.ParseCanonical(name)
+			if !ok {
+				return errorf("NAME_INVALID", "buildset %s holds %q, which is not a repository name", id, name)
+			}
+			err := a.o.Authorizer.Authorize(r, who, []auth.Access{auth.Repository(t.String(), auth.ActionPull, auth.ActionPush)})
+			var denied *auth.Error
+			switch {
+			case errors.As(err, &denied):
+				refused = append(refused, t.String())
+			case err != nil:
+				return err
+			}
+		}
+		if len(refused) > 0 {
+			return errorf("DENIED", "promoting buildset %s would write shared repositories you may not push to, so nothing was promoted: %s",
+				id, strings.Join(refused, ", "))
+		}
+		return nil
+	}
+	n, err := a.o.Buildsets.Promote(r.Context(), id, check)
 	if err != nil {
 		return err
 	}
@@ -216,7 +298,11 @@ func (a *admin) promote(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *admin) collect(w http.ResponseWriter, r *http.Request) error {
-	if err := a.authorize(r, "", auth.ActionDelete); err != nil {
+	id, err := a.authorize(r, auth.Repository(ref.AllBuildsets, auth.ActionDelete))
+	if err != nil {
+		return err
+	}
+	if err := onlyOwn(id, ""); err != nil {
 		return err
 	}
 	o := a.o.Collect

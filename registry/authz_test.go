@@ -19,6 +19,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/opencontainers/go-digest"
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/storage"
 )
@@ -213,16 +214,37 @@ func (e *bsEnv) token(c creds, scopes ...string) string {
 	return body.Token
 }
 
-// challenge is the exact challenge for scope ("" for none).
+// challenge is the exact challenge for scope ("" for none), whose
+// repository names a challenge carries in canonical form.
 func (e *bsEnv) challenge(scope, errCode string) string {
 	c := fmt.Sprintf(`Bearer realm="http://%s/auth/token",service="shadowreg"`, e.host)
 	if scope != "" {
-		c += fmt.Sprintf(`,scope="%s"`, scope)
+		c += fmt.Sprintf(`,scope="%s"`, canonicalScope(e.t, scope))
 	}
 	if errCode != "" {
 		c += fmt.Sprintf(`,error="%s"`, errCode)
 	}
 	return c
+}
+
+// canonicalScope writes the repository names of a scope list in canonical
+// form: repository:authz/app:pull is repository:docker.io/authz/app:pull.
+func canonicalScope(t testing.TB, scopes string) string {
+	t.Helper()
+	var out []string
+	for _, sc := range strings.Fields(scopes) {
+		a, err := auth.ParseScope(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Type == auth.TypeRepository {
+			if a.Name, err = (ref.Names{}).Canonical(a.Name, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, a.String())
+	}
+	return strings.Join(out, " ")
 }
 
 // expectRefused checks a 401 or 403 with its OCI code, and for a 401 the

@@ -29,12 +29,12 @@ func parseDigest(s string) (digest.Digest, error) {
 }
 
 // blobGet serves GET and HEAD of a blob, whole or one byte range.
-func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, rt route) error {
-	d, err := parseDigest(rt.ref)
+func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req *request) error {
+	d, err := parseDigest(req.ref)
 	if err != nil {
 		return err
 	}
-	repo, err := s.repo(r, rt.name)
+	repo, err := s.repo(r, req)
 	if err != nil {
 		return err
 	}
@@ -118,12 +118,12 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, rt route) error
 	return nil
 }
 
-func (s *Server) blobDelete(w http.ResponseWriter, r *http.Request, rt route) error {
-	d, err := parseDigest(rt.ref)
+func (s *Server) blobDelete(w http.ResponseWriter, r *http.Request, req *request) error {
+	d, err := parseDigest(req.ref)
 	if err != nil {
 		return err
 	}
-	repo, err := s.repo(r, rt.name)
+	repo, err := s.repo(r, req)
 	if err != nil {
 		return err
 	}

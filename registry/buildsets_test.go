@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,6 +48,7 @@ type bsOptions struct {
 	implicit bool                   // RouterOptions.Implicit
 	upstream bool                   // docker.io falls through to an in-memory registry
 	collect  storage.CollectOptions // the admin API's collection settings
+	logger   *slog.Logger           // the server's; nil: none
 }
 
 // bsEnv is a shadowreg on 127.0.0.1, with its parts.
@@ -88,9 +90,10 @@ func newBSEnv(t *testing.T, o bsOptions) *bsEnv {
 	opts := registry.Options{
 		Resolver: registry.NewRouter(e.store, namespaces, registry.RouterOptions{Buildsets: e.mgr, Implicit: o.implicit}),
 		Handlers: map[string]http.Handler{},
+		Logger:   o.logger,
 	}
 	if o.auth != nil {
-		e.svc, err = auth.New(*o.auth, auth.Options{Users: e.mgr})
+		e.svc, err = auth.New(*o.auth, auth.Options{Users: e.mgr, Chains: e.mgr})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -508,8 +511,8 @@ func TestBuildsetImplicitInvalidID(t *testing.T) {
 			t.Errorf("push to buildset id %q: codes %v", id, codes)
 		}
 	}
-	// The same request to a read answers NAME_UNKNOWN.
-	e.expectError(e.do(http.MethodGet, "/v2/buildsets/Bad_ID/library/app/manifests/1", nil, creds{}), http.StatusNotFound, "NAME_UNKNOWN")
+	// A read of it is invalid too: the id can name no buildset.
+	e.expectError(e.do(http.MethodGet, "/v2/buildsets/Bad_ID/library/app/manifests/1", nil, creds{}), http.StatusBadRequest, "NAME_INVALID")
 }
 
 // authConfig is the auth section of the authorization tests: a writer, a

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/storage"
 )
@@ -86,6 +87,7 @@ func asError(err error) *Error {
 	var coded interface{ OCIError() (int, string, string) }
 	var denied *auth.Error
 	var quota *storage.QuotaExceededError
+	var badName *ref.Error
 	switch {
 	case errors.As(err, &denied):
 		e := errorf(denied.Code, "%s", denied.Message)
@@ -101,6 +103,8 @@ func asError(err error) *Error {
 		e := errorf(code, "%s", msg)
 		e.Status = status
 		return e
+	case errors.As(err, &badName):
+		return errorf("NAME_INVALID", "%v", badName)
 	case errors.As(err, &quota):
 		return errorf("DENIED", "%v", quota).withDetail(map[string]int64{
 			"used": quota.Used, "allowed": quota.Allowed, "adding": quota.Adding})

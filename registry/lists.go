@@ -58,8 +58,8 @@ func writeJSON(w http.ResponseWriter, r *http.Request, contentType string, v any
 	return nil
 }
 
-func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, rt route) error {
-	repo, err := s.repo(r, rt.name)
+func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, req *request) error {
+	repo, err := s.repo(r, req)
 	if err != nil {
 		return err
 	}
@@ -73,24 +73,33 @@ func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, rt route) erro
 	return writeJSON(w, r, "application/json", struct {
 		Name string   `json:"name"`
 		Tags []string `json:"tags"`
-	}{rt.name, nonNil(tags)})
+	}{req.name, nonNil(tags)})
 }
 
-func (s *Server) catalog(w http.ResponseWriter, r *http.Request, _ route) error {
-	repos, err := s.opts.Resolver.Catalog(r.Context(), r)
+func (s *Server) catalog(w http.ResponseWriter, r *http.Request, req *request) error {
+	targets, err := s.opts.Resolver.Catalog(r.Context(), req.bound())
 	if err != nil {
 		return err
 	}
-	if id := IdentityFrom(r.Context()); id != nil {
-		// A user limited to some name prefixes sees only those.
-		kept := repos[:0]
-		for _, name := range repos {
-			if id.Permits(auth.Repository(name, auth.ActionPull)) {
-				kept = append(kept, name)
+	seen := map[string]bool{}
+	repos := []string{}
+	for _, t := range targets {
+		if s.opts.Authorizer != nil {
+			// A user limited to some name prefixes sees only those.
+			ok, err := s.opts.Authorizer.Permits(r.Context(), req.id, auth.Repository(t.String(), auth.ActionPull))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
 			}
 		}
-		repos = kept
+		if n := t.Display(); !seen[n] {
+			seen[n] = true
+			repos = append(repos, n)
+		}
 	}
+	sort.Strings(repos)
 	if repos, err = paginate(w, r, repos); err != nil {
 		return err
 	}
@@ -102,12 +111,12 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request, _ route) error 
 // referrers answers the referrers API: an OCI index of the manifests whose
 // subject is the digest, optionally only those of one artifactType. An
 // unknown digest or repository has an empty list, not a 404.
-func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt route) error {
-	d, err := digest.Parse(rt.ref)
+func (s *Server) referrers(w http.ResponseWriter, r *http.Request, req *request) error {
+	d, err := digest.Parse(req.ref)
 	if err != nil {
-		return errorf("DIGEST_INVALID", "invalid digest %q: %v", rt.ref, err)
+		return errorf("DIGEST_INVALID", "invalid digest %q: %v", req.ref, err)
 	}
-	repo, err := s.repo(r, rt.name)
+	repo, err := s.repo(r, req)
 	if err != nil {
 		return err
 	}

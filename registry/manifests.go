@@ -18,22 +18,22 @@ const defaultPlatformOS, defaultPlatformArch = "linux", "amd64"
 
 // manifestGet serves GET and HEAD of a manifest by tag or digest, in a
 // media type the client accepts.
-func (s *Server) manifestGet(w http.ResponseWriter, r *http.Request, rt route) error {
-	repo, err := s.repo(r, rt.name)
+func (s *Server) manifestGet(w http.ResponseWriter, r *http.Request, req *request) error {
+	repo, err := s.repo(r, req)
 	if err != nil {
 		return err
 	}
-	if strings.Contains(rt.ref, ":") {
-		if _, err := parseDigest(rt.ref); err != nil {
+	if strings.Contains(req.ref, ":") {
+		if _, err := parseDigest(req.ref); err != nil {
 			return err
 		}
-	} else if !storage.ValidTag(rt.ref) {
-		return errorf("TAG_INVALID", "invalid tag %q", rt.ref)
+	} else if !storage.ValidTag(req.ref) {
+		return errorf("TAG_INVALID", "invalid tag %q", req.ref)
 	}
 	accept := parseAccept(r.Header)
 	ctx := r.Context()
 	if r.Method == http.MethodHead {
-		desc, err := repo.ManifestStat(ctx, rt.ref)
+		desc, err := repo.ManifestStat(ctx, req.ref)
 		if err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func (s *Server) manifestGet(w http.ResponseWriter, r *http.Request, rt route) e
 		}
 		// Not acceptable as is: resolve it the way GET would.
 	}
-	m, err := repo.Manifest(ctx, rt.ref)
+	m, err := repo.Manifest(ctx, req.ref)
 	if err != nil {
 		return err
 	}
@@ -93,8 +93,8 @@ func (s *Server) negotiate(r *http.Request, repo Repository, m *storage.Manifest
 
 // manifestPut stores a manifest by tag or digest (PUT), with ?tag= for more
 // tags, after checking that everything it references is there.
-func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, rt route) error {
-	repo, err := s.repo(r, rt.name)
+func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, req *request) error {
+	repo, err := s.repo(r, req)
 	if err != nil {
 		return err
 	}
@@ -115,8 +115,8 @@ func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, rt route) e
 	}
 	var d digest.Digest
 	var tags []string
-	if strings.Contains(rt.ref, ":") {
-		want, err := parseDigest(rt.ref)
+	if strings.Contains(req.ref, ":") {
+		want, err := parseDigest(req.ref)
 		if err != nil {
 			return err
 		}
@@ -124,11 +124,11 @@ func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, rt route) e
 			return errorf("DIGEST_INVALID", "the manifest's digest is %s, not %s", d, want)
 		}
 	} else {
-		if !storage.ValidTag(rt.ref) {
-			return errorf("TAG_INVALID", "invalid tag %q", rt.ref)
+		if !storage.ValidTag(req.ref) {
+			return errorf("TAG_INVALID", "invalid tag %q", req.ref)
 		}
 		d = digest.FromBytes(data)
-		tags = append(tags, rt.ref)
+		tags = append(tags, req.ref)
 	}
 	for _, t := range r.URL.Query()["tag"] {
 		if !storage.ValidTag(t) {
@@ -144,7 +144,7 @@ func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, rt route) e
 		return err
 	}
 	h := w.Header()
-	h.Set("Location", "/v2/"+rt.name+"/manifests/"+d.String())
+	h.Set("Location", "/v2/"+s.written(req)+"/manifests/"+d.String())
 	h.Set("Docker-Content-Digest", d.String())
 	if p.Subject != nil {
 		h.Set("OCI-Subject", p.Subject.Digest.String())
@@ -181,22 +181,22 @@ func (s *Server) checkReferences(r *http.Request, repo Repository, p *storage.Pa
 }
 
 // manifestDelete deletes a manifest by digest, or a tag.
-func (s *Server) manifestDelete(w http.ResponseWriter, r *http.Request, rt route) error {
-	repo, err := s.repo(r, rt.name)
+func (s *Server) manifestDelete(w http.ResponseWriter, r *http.Request, req *request) error {
+	repo, err := s.repo(r, req)
 	if err != nil {
 		return err
 	}
-	if strings.Contains(rt.ref, ":") {
-		d, perr := parseDigest(rt.ref)
+	if strings.Contains(req.ref, ":") {
+		d, perr := parseDigest(req.ref)
 		if perr != nil {
 			return perr
 		}
 		err = repo.Local().DeleteManifest(r.Context(), d)
 	} else {
-		if !storage.ValidTag(rt.ref) {
-			return errorf("TAG_INVALID", "invalid tag %q", rt.ref)
+		if !storage.ValidTag(req.ref) {
+			return errorf("TAG_INVALID", "invalid tag %q", req.ref)
 		}
-		err = repo.Local().DeleteTag(r.Context(), rt.ref)
+		err = repo.Local().DeleteTag(r.Context(), req.ref)
 	}
 	if err != nil {
 		return err

@@ -6,13 +6,17 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/shadowreg/shadowreg/internal/ref"
 )
 
 // requestInfo is filled in while a request is handled, for its log line and
 // metrics.
 type requestInfo struct {
-	route string
-	code  string // OCI error code, if the request failed
+	route  string
+	code   string      // OCI error code, if the request failed
+	user   string      // who asked ("anonymous"; "" without auth or for refused credentials)
+	target *ref.Target // what the request read or wrote, canonical
 }
 
 type infoKey struct{}
@@ -20,6 +24,18 @@ type infoKey struct{}
 func setRoute(r *http.Request, kind string) {
 	if ri, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
 		ri.route = kind
+	}
+}
+
+func setUser(r *http.Request, user string) {
+	if ri, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+		ri.user = user
+	}
+}
+
+func setTarget(r *http.Request, t ref.Target) {
+	if ri, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+		ri.target = &t
 	}
 }
 
@@ -63,6 +79,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
 				slog.Duration("duration", elapsed.Round(time.Microsecond)),
 				slog.String("remote", r.RemoteAddr),
+			}
+			if ri.user != "" {
+				attrs = append(attrs, slog.String("user", ri.user))
+			}
+			if t := ri.target; t != nil {
+				// What was decided on and acted on, whatever the spelling
+				// in the path (which the query string can change).
+				attrs = append(attrs, slog.String("area", t.Area()), slog.String("namespace", t.Namespace),
+					slog.String("repository", t.Path))
 			}
 			if ri.code != "" {
 				attrs = append(attrs, slog.String("code", ri.code))

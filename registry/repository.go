@@ -3,13 +3,10 @@ package registry
 import (
 	"context"
 	"errors"
-	"maps"
-	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry/buildset"
 	"github.com/shadowreg/shadowreg/registry/shadow"
 	"github.com/shadowreg/shadowreg/storage"
@@ -35,23 +32,22 @@ var (
 	_ Repository = (*shadow.Repo)(nil)
 )
 
-// Resolver finds the repository a request names: it maps names to
-// namespaces, buildsets to areas, and namespaces to upstreams.
+// Resolver opens the repository a request's canonical target names: it
+// maps buildsets to their areas and namespaces to their upstreams.
 type Resolver interface {
-	// Repository resolves name (as written in the URL) for request r.
-	// Errors are *Error values (NAME_INVALID) or storage errors.
-	Repository(r *http.Request, name string) (Repository, error)
-	// Catalog lists the repositories for GET /v2/_catalog, sorted, as
-	// clients name them.
-	Catalog(ctx context.Context, r *http.Request) ([]string, error)
+	// Repository opens target. write says the request writes to it (a
+	// buildset may then be created implicitly). Errors are *Error values
+	// (NAME_UNKNOWN for a buildset that does not exist) or storage errors.
+	Repository(ctx context.Context, target ref.Target, write bool) (Repository, error)
+	// Catalog lists the repositories for GET /v2/_catalog: those with
+	// manifests in the shared area, or for a caller bound to buildset
+	// bound, in that buildset's areas (as targets in it).
+	Catalog(ctx context.Context, bound string) ([]ref.Target, error)
 }
 
-// Router is the Resolver of a shadowreg. A name may start with a buildset
-// prefix (buildsets/<id>/…); a request authorized with a buildset's
-// credentials is in that buildset too (docker's registry-mirrors cannot
-// carry a path). The rest of the name picks a namespace and its upstream.
-// Reads go through the buildset's areas (its own, its parents', the shared
-// one), then the namespace's cache and upstream; writes go to the first.
+// Router is the Resolver of a shadowreg. Reads of a target in a buildset go
+// through the buildset's areas (its own, its parents', the shared one),
+// then the namespace's cache and upstream; writes go to the first.
 type Router struct {
 	store      *storage.Store
 	namespaces map[string]*shadow.Namespace
@@ -64,9 +60,6 @@ type RouterOptions struct {
 	Local shadow.Options
 	// Buildsets, when set, enables buildsets.
 	Buildsets *buildset.Manager
-	// Prefix is the first name component that addresses a buildset:
-	// "buildsets" makes buildsets/<id>/library/alpine.
-	Prefix string
 	// Implicit creates a buildset on the first push into it.
 	Implicit bool
 }
@@ -74,97 +67,83 @@ type RouterOptions struct {
 // NewRouter returns a router over store. namespaces holds the namespaces
 // that have an upstream, by name; every other namespace is local only.
 func NewRouter(store *storage.Store, namespaces map[string]*shadow.Namespace, opts RouterOptions) *Router {
-	if opts.Prefix == "" {
-		opts.Prefix = "buildsets"
-	}
 	return &Router{store: store, namespaces: namespaces, opts: opts}
 }
 
-// Repository implements Resolver. containerd names the registry it means
-// with ?ns=<host> when the path does not.
-func (rt *Router) Repository(r *http.Request, name string) (Repository, error) {
-	areas, rest, err := rt.areas(r, name)
+// Repository implements Resolver.
+func (rt *Router) Repository(ctx context.Context, t ref.Target, write bool) (Repository, error) {
+	areas, err := rt.areas(ctx, t.Buildset, write)
 	if err != nil {
 		return nil, err
 	}
-	n, ok := ParseName(rest, r.URL.Query().Get("ns"))
-	if !ok {
-		return nil, errorf("NAME_INVALID", "invalid repository name %q", name)
-	}
-	local, err := rt.store.Repo(n.String(), areas...)
+	local, err := rt.store.Repo(t.Repository(), areas...)
 	if err != nil {
 		return nil, err
 	}
-	ns := rt.namespaces[n.Namespace]
+	ns := rt.namespaces[t.Namespace]
 	if ns == nil {
 		// Cheap to make: a namespace without an upstream holds no state.
-		ns = shadow.NewNamespace(n.Namespace, rt.store, nil, rt.opts.Local)
+		ns = shadow.NewNamespace(t.Namespace, rt.store, nil, rt.opts.Local)
 	}
-	return ns.Repo(local, n.Path)
+	return ns.Repo(local, t.Path)
 }
 
-// areas finds the areas a request reads from, and the name without its
-// buildset prefix.
-func (rt *Router) areas(r *http.Request, name string) ([]string, string, error) {
+// areas is the order reads of buildset id ("" for the shared area) go
+// through; writes go to the first.
+func (rt *Router) areas(ctx context.Context, id string, write bool) ([]string, error) {
+	if id == "" {
+		return []string{storage.SharedArea}, nil
+	}
 	mgr := rt.opts.Buildsets
 	if mgr == nil {
-		return []string{storage.SharedArea}, name, nil
+		return nil, errorf("NAME_UNKNOWN", "buildset %s does not exist: this registry has no buildsets", id)
 	}
-	id, rest := "", name
-	if after, ok := strings.CutPrefix(name, rt.opts.Prefix+"/"); ok {
-		var found bool
-		if id, rest, found = strings.Cut(after, "/"); !found {
-			return nil, "", errorf("NAME_INVALID", "%q names a buildset but no repository in it", name)
-		}
-	}
-	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	if who := IdentityFrom(r.Context()); who != nil && who.Buildset != "" {
-		if id == "" {
-			id = who.Buildset
-		} else if id != who.Buildset && write {
-			return nil, "", errorf("DENIED", "the credentials of buildset %s cannot write to buildset %s", who.Buildset, id)
-		}
-	}
-	if id == "" {
-		return []string{storage.SharedArea}, name, nil
-	}
-	b, err := mgr.Get(r.Context(), id)
+	b, err := mgr.Get(ctx, id)
 	if errors.Is(err, buildset.ErrNotFound) && write && rt.opts.Implicit {
-		b, _, err = mgr.Create(r.Context(), buildset.Spec{ID: id})
+		b, _, err = mgr.Create(ctx, buildset.Spec{ID: id})
 		if errors.Is(err, buildset.ErrExists) { // created by a concurrent push
-			b, err = mgr.Get(r.Context(), id)
+			b, err = mgr.Get(ctx, id)
 		}
 	}
 	if errors.Is(err, buildset.ErrNotFound) {
-		return nil, "", errorf("NAME_UNKNOWN", "buildset %s does not exist: %v", id, err)
+		return nil, errorf("NAME_UNKNOWN", "buildset %s does not exist: %v", id, err)
 	}
 	if errors.Is(err, buildset.ErrInvalid) {
-		return nil, "", errorf("NAME_INVALID", "%v", err)
+		return nil, errorf("NAME_INVALID", "%v", err)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return mgr.Areas(r.Context(), b), rest, nil
+	return mgr.Areas(ctx, b)
 }
 
-// Catalog implements Resolver: the repositories with manifests in the
-// shared area, or in the areas of the caller's buildset.
-func (rt *Router) Catalog(ctx context.Context, r *http.Request) ([]string, error) {
+// Catalog implements Resolver.
+func (rt *Router) Catalog(ctx context.Context, bound string) ([]ref.Target, error) {
 	areas := []string{storage.SharedArea}
-	if who := IdentityFrom(ctx); who != nil && who.Buildset != "" && rt.opts.Buildsets != nil {
-		if b, err := rt.opts.Buildsets.Get(ctx, who.Buildset); err == nil {
-			areas = rt.opts.Buildsets.Areas(ctx, b)
+	if bound != "" {
+		var err error
+		if areas, err = rt.areas(ctx, bound, false); err != nil {
+			return nil, err
 		}
 	}
-	seen := map[string]bool{}
+	seen := map[ref.Target]bool{}
+	var out []ref.Target
 	for _, a := range areas {
 		names, err := rt.store.Repositories(ctx, a)
 		if err != nil {
 			return nil, err
 		}
 		for _, c := range names {
-			seen[ParseCanonical(c).Display()] = true
+			t, ok := ref.ParseCanonical(c)
+			if !ok {
+				continue // not a repository shadowreg could have written
+			}
+			t.Buildset = bound // as the caller names it: in its buildset
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
 		}
 	}
-	return slices.Sorted(maps.Keys(seen)), nil
+	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry/auth"
 
 	"github.com/go-chi/chi/v5"
@@ -37,6 +38,9 @@ type Options struct {
 	RedirectBlobs bool
 	// Authorizer checks every request; nil leaves the registry open.
 	Authorizer Authorizer
+	// Names resolves the repository names of requests (the buildset
+	// prefix); the zero value is ref's default.
+	Names ref.Names
 	// Handlers adds handlers outside /v2/ (the token endpoint, the
 	// buildset API), keyed by chi pattern ("/auth/token", "/shadowreg/v1/*").
 	Handlers map[string]http.Handler
@@ -44,11 +48,17 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Authorizer decides whether a request may do what it asks: nil and the
-// caller's identity, or an *auth.Error (401 with a challenge, 403).
-// *auth.Service implements it.
+// Authorizer finds who a request comes from and decides what it may do,
+// on canonical names. *auth.Service implements it.
 type Authorizer interface {
-	Authorize(r *http.Request, want []auth.Access) (*auth.Identity, error)
+	// Authenticate never fails: refused credentials give an identity that
+	// Authorize answers with 401.
+	Authenticate(r *http.Request) *auth.Identity
+	// Authorize returns nil, an *auth.Error (401 with a challenge, 403), or
+	// the error of a lookup that failed (the request fails closed).
+	Authorize(r *http.Request, id *auth.Identity, want []auth.Access) error
+	// Permits reports whether id's rights allow a (for filtering lists).
+	Permits(ctx context.Context, id *auth.Identity, a auth.Access) (bool, error)
 }
 
 type identityKey struct{}
@@ -104,9 +114,30 @@ func New(opts Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // handlerFunc is a handler that returns its error; the adapter writes it.
-type handlerFunc func(w http.ResponseWriter, r *http.Request, rt route) error
+type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request) error
 
-// v2 dispatches every /v2/ request by the shape of its path and its method.
+// request is a /v2/ request once resolved: its route, the canonical target
+// it reads or writes, and who asks. Handlers see only the target, never the
+// name as written, so that what was authorized is what they act on.
+type request struct {
+	route
+	target ref.Target     // for routes with a name
+	viaNS  bool           // ?ns= took part in resolving it
+	from   *ref.Target    // a mount's source (?mount=&from=), when it resolves
+	id     *auth.Identity // nil without auth
+}
+
+// bound is the buildset the caller's credentials are bound to.
+func (req *request) bound() string {
+	if req.id == nil {
+		return ""
+	}
+	return req.id.Buildset
+}
+
+// v2 dispatches every /v2/ request by the shape of its path and its method:
+// it resolves the name once (ref), decides on the canonical target, then
+// hands the target to the handler.
 func (s *Server) v2(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	rest := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v2"), "/")
@@ -116,22 +147,57 @@ func (s *Server) v2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setRoute(r, rt.kind)
-	h, needs := s.handlerFor(r, rt)
+	h, need := s.handlerFor(r, rt)
 	if h == nil {
 		writeError(w, r, errorf("UNSUPPORTED", "%s is not supported on %s", r.Method, r.URL.Path))
 		return
 	}
+	req := &request{route: rt}
 	if s.opts.Authorizer != nil {
-		id, err := s.opts.Authorizer.Authorize(r, needs)
-		if err != nil {
+		req.id = s.opts.Authorizer.Authenticate(r)
+		setUser(r, req.id.User())
+	}
+	if err := s.resolve(r, req); err != nil {
+		if req.id.Refused() {
+			// Refused credentials learn nothing of names: 401 first.
+			err = s.opts.Authorizer.Authorize(r, req.id, nil)
+		}
+		s.fail(w, r, err)
+		return
+	}
+	if s.opts.Authorizer != nil {
+		if err := s.opts.Authorizer.Authorize(r, req.id, need.accesses(req)); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, req.id))
 	}
-	if err := h(w, r, rt); err != nil {
+	if err := h(w, r, req); err != nil {
 		s.fail(w, r, err)
 	}
+}
+
+// resolve finds the canonical target of the request's name, and of a
+// mount's source, with ?ns= and the caller's buildset.
+func (s *Server) resolve(r *http.Request, req *request) error {
+	if req.kind == routeBase || req.kind == routeCatalog {
+		return nil // the routes without a repository
+	}
+	q := r.URL.Query()
+	t, err := s.opts.Names.Resolve(req.name, q.Get("ns"), req.bound())
+	if err != nil {
+		return err
+	}
+	req.target, req.viaNS = t, q.Get("ns") != ""
+	setTarget(r, t)
+	if from := q.Get("from"); req.kind == routeUploads && q.Get("mount") != "" && from != "" {
+		// A source that does not resolve is a miss, not an error: the
+		// client pushes the blob instead.
+		if f, err := s.opts.Names.Resolve(from, q.Get("ns"), req.bound()); err == nil {
+			req.from = &f
+		}
+	}
+	return nil
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -143,70 +209,94 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, e)
 }
 
+// need is the access a route asks for on its target.
+type need int
+
+const (
+	needNothing need = iota // GET /v2/: any valid credentials
+	needPull
+	needPush // pull and push; a mount also pull on its source
+	needDelete
+	needCatalog
+)
+
+// accesses are the canonical accesses a request needs.
+func (n need) accesses(req *request) []auth.Access {
+	t := req.target.String()
+	switch n {
+	case needPull:
+		return []auth.Access{auth.Repository(t, auth.ActionPull)}
+	case needPush:
+		want := []auth.Access{auth.Repository(t, auth.ActionPull, auth.ActionPush)}
+		if req.from != nil {
+			want = append(want, auth.Repository(req.from.String(), auth.ActionPull))
+		}
+		return want
+	case needDelete:
+		return []auth.Access{auth.Repository(t, auth.ActionDelete)}
+	case needCatalog:
+		return []auth.Access{auth.Catalog()}
+	}
+	return nil
+}
+
 // handlerFor picks the handler for a route and method, with the access the
-// request needs: pull to read, push to write, delete to delete; a mount also
-// needs pull on the repository it mounts from.
-func (s *Server) handlerFor(r *http.Request, rt route) (handlerFunc, []auth.Access) {
+// request needs: pull to read, push to write, delete to delete.
+func (s *Server) handlerFor(r *http.Request, rt route) (handlerFunc, need) {
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
-	pull := []auth.Access{auth.Repository(rt.name, auth.ActionPull)}
-	push := []auth.Access{auth.Repository(rt.name, auth.ActionPull, auth.ActionPush)}
-	del := []auth.Access{auth.Repository(rt.name, auth.ActionDelete)}
 	switch rt.kind {
 	case routeBase:
 		if read {
-			return s.base, nil
+			return s.base, needNothing
 		}
 	case routeCatalog:
 		if read {
-			return s.catalog, []auth.Access{auth.Catalog()}
+			return s.catalog, needCatalog
 		}
 	case routeTags:
 		if read {
-			return s.tagsList, pull
+			return s.tagsList, needPull
 		}
 	case routeReferrers:
 		if read {
-			return s.referrers, pull
+			return s.referrers, needPull
 		}
 	case routeBlob:
 		switch {
 		case read:
-			return s.blobGet, pull
+			return s.blobGet, needPull
 		case r.Method == http.MethodDelete:
-			return s.blobDelete, del
+			return s.blobDelete, needDelete
 		}
 	case routeUploads:
 		if r.Method == http.MethodPost {
-			if from := r.URL.Query().Get("from"); from != "" && r.URL.Query().Get("mount") != "" {
-				push = append(push, auth.Repository(from, auth.ActionPull))
-			}
-			return s.uploadStart, push
+			return s.uploadStart, needPush
 		}
 	case routeUpload:
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-			return s.uploadStatus, pull // as distribution: reading progress is a read
+			return s.uploadStatus, needPull // as distribution: reading progress is a read
 		case http.MethodPatch:
-			return s.uploadPatch, push
+			return s.uploadPatch, needPush
 		case http.MethodPut:
-			return s.uploadPut, push
+			return s.uploadPut, needPush
 		case http.MethodDelete:
-			return s.uploadCancel, push
+			return s.uploadCancel, needPush
 		}
 	case routeManifest:
 		switch {
 		case read:
-			return s.manifestGet, pull
+			return s.manifestGet, needPull
 		case r.Method == http.MethodPut:
-			return s.manifestPut, push
+			return s.manifestPut, needPush
 		case r.Method == http.MethodDelete:
-			return s.manifestDelete, del
+			return s.manifestDelete, needDelete
 		}
 	}
-	return nil, nil
+	return nil, needNothing
 }
 
-func (s *Server) base(w http.ResponseWriter, r *http.Request, _ route) error {
+func (s *Server) base(w http.ResponseWriter, r *http.Request, _ *request) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", "2")
 	w.WriteHeader(http.StatusOK)
@@ -216,6 +306,9 @@ func (s *Server) base(w http.ResponseWriter, r *http.Request, _ route) error {
 	return nil
 }
 
-func (s *Server) repo(r *http.Request, name string) (Repository, error) {
-	return s.opts.Resolver.Repository(r, name)
+// repo opens the request's target; write says the request writes to it
+// (an implicit buildset may then be created).
+func (s *Server) repo(r *http.Request, req *request) (Repository, error) {
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	return s.opts.Resolver.Repository(r.Context(), req.target, write)
 }

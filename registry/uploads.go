@@ -8,20 +8,31 @@ import (
 	"github.com/shadowreg/shadowreg/storage"
 )
 
+// written is the name Location headers give the request's target: the
+// name as the client wrote it, or, when ?ns= took part in resolving it, one
+// that reaches the same repository without (clients follow a Location as
+// it is, and an upload session belongs to one repository).
+func (s *Server) written(req *request) string {
+	if req.viaNS {
+		return s.opts.Names.Written(req.target, req.bound())
+	}
+	return req.name
+}
+
 func uploadLocation(name, id string) string { return "/v2/" + name + "/blobs/uploads/" + id }
 
 func blobLocation(name string, d digest.Digest) string { return "/v2/" + name + "/blobs/" + d.String() }
 
 // uploadStart answers POST …/blobs/uploads/: a cross-repository mount
 // (?mount=&from=), a whole blob in one request (?digest=), or a new session.
-func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, rt route) error {
-	repo, err := s.repo(r, rt.name)
+func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, req *request) error {
+	repo, err := s.repo(r, req)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
 	if m := q.Get("mount"); m != "" {
-		if done, err := s.mount(w, r, rt, repo, m, q.Get("from")); done || err != nil {
+		if done, err := s.mount(w, r, req, repo, m, q.Get("from") != ""); done || err != nil {
 			return err
 		}
 		// Nothing to mount: fall back to an ordinary upload session, as
@@ -32,33 +43,35 @@ func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, rt route) e
 		return err
 	}
 	if dv := q.Get("digest"); dv != "" {
-		return s.finishUpload(w, r, rt, up, dv)
+		return s.finishUpload(w, r, req, up, dv)
 	}
-	return writeUploadStatus(w, rt.name, up, http.StatusAccepted)
+	return writeUploadStatus(w, s.written(req), up, http.StatusAccepted)
 }
 
 // mount links a blob another repository holds into this one. done is false
-// when there is nothing to mount.
-func (s *Server) mount(w http.ResponseWriter, r *http.Request, rt route, repo Repository, mount, from string) (done bool, err error) {
+// when there is nothing to mount. withFrom says the client named a source:
+// req.from is it when it resolved (Authorize checked pull on it).
+func (s *Server) mount(w http.ResponseWriter, r *http.Request, req *request, repo Repository, mount string, withFrom bool) (done bool, err error) {
 	d, err := parseDigest(mount)
 	if err != nil {
 		return false, err
 	}
 	var src *storage.Repo
-	if from == "" && s.opts.Authorizer != nil {
-		// Without a source the blob is found by digest anywhere in the
-		// store: only for identities that may read everything, lest a
-		// user limited to some names mount another's content.
-		if id := IdentityFrom(r.Context()); id == nil || !id.PullsEverything() {
-			return false, nil
-		}
-	}
-	if from != "" {
-		fromRepo, err := s.repo(r, from)
+	switch {
+	case withFrom && req.from == nil:
+		return false, nil // a source that does not resolve: push the blob instead
+	case withFrom:
+		fromRepo, err := s.opts.Resolver.Repository(r.Context(), *req.from, false)
 		if err != nil {
-			return false, nil // a bad source is a miss, not an error: push it instead
+			return false, nil // a source that cannot be opened is a miss too
 		}
 		src = fromRepo.Local()
+	case s.opts.Authorizer != nil && !req.id.MountsAnywhere():
+		// Without a source the blob is found by digest anywhere in the
+		// store: only for identities that may read everything, lest a
+		// user limited to some names, or a buildset's credentials, link
+		// content they could not read.
+		return false, nil
 	}
 	_, err = repo.Local().BlobMount(r.Context(), d, src)
 	if errors.Is(err, storage.ErrBlobUnknown) {
@@ -68,19 +81,19 @@ func (s *Server) mount(w http.ResponseWriter, r *http.Request, rt route, repo Re
 		return false, err
 	}
 	h := w.Header()
-	h.Set("Location", blobLocation(rt.name, d))
+	h.Set("Location", blobLocation(s.written(req), d))
 	h.Set("Docker-Content-Digest", d.String())
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
 	return true, nil
 }
 
-func (s *Server) upload(r *http.Request, rt route) (*storage.Upload, error) {
-	repo, err := s.repo(r, rt.name)
+func (s *Server) upload(r *http.Request, req *request) (*storage.Upload, error) {
+	repo, err := s.repo(r, req)
 	if err != nil {
 		return nil, err
 	}
-	return repo.Local().Upload(r.Context(), rt.ref)
+	return repo.Local().Upload(r.Context(), req.ref)
 }
 
 // chunkBounds reads where a chunk starts and how long it is from
@@ -103,8 +116,8 @@ func chunkBounds(r *http.Request) (start, length int64, err error) {
 }
 
 // uploadPatch appends a chunk (PATCH).
-func (s *Server) uploadPatch(w http.ResponseWriter, r *http.Request, rt route) error {
-	up, err := s.upload(r, rt)
+func (s *Server) uploadPatch(w http.ResponseWriter, r *http.Request, req *request) error {
+	up, err := s.upload(r, req)
 	if err != nil {
 		return err
 	}
@@ -113,21 +126,21 @@ func (s *Server) uploadPatch(w http.ResponseWriter, r *http.Request, rt route) e
 		return err
 	}
 	if err := up.Append(r.Context(), r.Body, start, length); err != nil {
-		return uploadError(err, rt, up)
+		return uploadError(err, s.written(req), up)
 	}
-	return writeUploadStatus(w, rt.name, up, http.StatusAccepted)
+	return writeUploadStatus(w, s.written(req), up, http.StatusAccepted)
 }
 
 // uploadPut finishes an upload (PUT ?digest=), with an optional last chunk.
-func (s *Server) uploadPut(w http.ResponseWriter, r *http.Request, rt route) error {
-	up, err := s.upload(r, rt)
+func (s *Server) uploadPut(w http.ResponseWriter, r *http.Request, req *request) error {
+	up, err := s.upload(r, req)
 	if err != nil {
 		return err
 	}
-	return s.finishUpload(w, r, rt, up, r.URL.Query().Get("digest"))
+	return s.finishUpload(w, r, req, up, r.URL.Query().Get("digest"))
 }
 
-func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt route, up *storage.Upload, dv string) error {
+func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, req *request, up *storage.Upload, dv string) error {
 	if dv == "" {
 		return errorf("DIGEST_INVALID", "the digest query parameter is required to finish an upload")
 	}
@@ -140,13 +153,13 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt route, 
 		return err
 	}
 	if err := up.Append(r.Context(), r.Body, start, length); err != nil {
-		return uploadError(err, rt, up)
+		return uploadError(err, s.written(req), up)
 	}
 	if _, err := up.Commit(r.Context(), d); err != nil {
 		return err
 	}
 	h := w.Header()
-	h.Set("Location", blobLocation(rt.name, d))
+	h.Set("Location", blobLocation(s.written(req), d))
 	h.Set("Docker-Content-Digest", d.String())
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
@@ -155,26 +168,26 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt route, 
 
 // uploadError adds what a client needs to recover from a chunk out of
 // order: where the upload is, and where it ends.
-func uploadError(err error, rt route, up *storage.Upload) error {
+func uploadError(err error, name string, up *storage.Upload) error {
 	e := asError(err)
 	var off *storage.OffsetError
 	if errors.As(err, &off) {
-		e.withHeader("Location", uploadLocation(rt.name, up.ID()))
+		e.withHeader("Location", uploadLocation(name, up.ID()))
 		e.withHeader("Docker-Upload-UUID", up.ID())
 	}
 	return e
 }
 
-func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, rt route) error {
-	up, err := s.upload(r, rt)
+func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, req *request) error {
+	up, err := s.upload(r, req)
 	if err != nil {
 		return err
 	}
-	return writeUploadStatus(w, rt.name, up, http.StatusNoContent)
+	return writeUploadStatus(w, s.written(req), up, http.StatusNoContent)
 }
 
-func (s *Server) uploadCancel(w http.ResponseWriter, r *http.Request, rt route) error {
-	up, err := s.upload(r, rt)
+func (s *Server) uploadCancel(w http.ResponseWriter, r *http.Request, req *request) error {
+	up, err := s.upload(r, req)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -17,7 +19,12 @@ func areaRepos(area string) string { return path.Join(areasRoot, area, "repos") 
 // since links name shared bytes. Within each repository the walk reaches
 // _blobs, _manifests and _referrers before _tags, so a tag never names a
 // manifest the target does not hold yet.
-func (s *Store) Promote(ctx context.Context, from, to string) (int, error) {
+//
+// check, when not nil, is given every repository the promotion will write
+// in to (sorted, by name) before anything is written; an error from it
+// ends the promotion with nothing written: the caller decides there
+// whether the promotion may change those repositories.
+func (s *Store) Promote(ctx context.Context, from, to string, check func(repos []string) error) (int, error) {
 	if !ValidArea(from) || !ValidArea(to) {
 		return 0, ErrAreaInvalid
 	}
@@ -40,6 +47,17 @@ func (s *Store) Promote(ctx context.Context, from, to string) (int, error) {
 	})
 	if err != nil {
 		return 0, err
+	}
+	if check != nil {
+		repos := map[string]bool{}
+		for _, fi := range append(slices.Clone(links), tags...) {
+			if name, ok := repoOfLink(from, fi.Path); ok {
+				repos[name] = true
+			}
+		}
+		if err := check(slices.Sorted(maps.Keys(repos))); err != nil {
+			return 0, err
+		}
 	}
 	// Other replicas' collectors see these references once they are
 	// written; until then the claim keeps them from deleting the content

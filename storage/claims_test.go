@@ -279,7 +279,7 @@ func TestPromoteClaims(t *testing.T) {
 
 	promoted := make(chan error, 1)
 	go func() {
-		_, err := se.pusher.Promote(ctx, "bs.a", SharedArea)
+		_, err := se.pusher.Promote(ctx, "bs.a", SharedArea, nil)
 		promoted <- err
 	}()
 	within(t, se.pushDrv.held, "the promotion to write a link")

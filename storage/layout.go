@@ -66,6 +66,21 @@ func referrerPath(area, name string, subject, referrer digest.Digest) string {
 	return path.Join(referrersDir(area, name, subject), string(referrer.Algorithm())+"-"+referrer.Encoded())
 }
 
+// repoOfLink returns the repository name of a link below
+// areas/<area>/repos/: the part before its _blobs, _manifests, _tags or
+// _referrers folder (repository components never begin with "_").
+func repoOfLink(area, p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, path.Join(areasRoot, area, "repos")+"/")
+	if !ok {
+		return "", false
+	}
+	i := strings.Index(rest, "/_")
+	if i <= 0 {
+		return "", false
+	}
+	return rest[:i], true
+}
+
 // repoFromManifestLink returns the repository name of a path below
 // areas/<area>/repos/ that lies inside a repository's _manifests folder.
 func repoFromManifestLink(area, p string) (string, bool) {

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/shadowreg/shadowreg/internal/ref"
 )
 
 // manifestLink records that a repository holds a manifest, with the media
@@ -29,10 +29,8 @@ type tagLink struct {
 	Updated   time.Time     `json:"updated"` // when the tag was last set (or revalidated, in a cache)
 }
 
-var tagRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-
-// ValidTag reports whether tag matches the OCI tag grammar.
-func ValidTag(tag string) bool { return tagRE.MatchString(tag) }
+// ValidTag reports whether tag matches the OCI tag grammar (ref.ValidTag).
+func ValidTag(tag string) bool { return ref.ValidTag(tag) }
 
 // ManifestStat resolves ref (a tag or a digest) to the manifest's
 // descriptor, without reading the manifest.

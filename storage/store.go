@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/storage/driver"
 )
 
@@ -29,7 +30,7 @@ import (
 const (
 	// SharedArea holds what was pushed outside any buildset, and what
 	// buildsets promoted.
-	SharedArea = "shared"
+	SharedArea = ref.SharedArea
 	// CacheArea holds what was fetched from upstream registries. It is
 	// never part of a repository's local areas: cached tags are revalidated
 	// against upstream, local ones are not.

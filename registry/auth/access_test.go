@@ -1,8 +1,12 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/shadowreg/shadowreg/internal/ref"
 )
 
 func TestParseScope(t *testing.T) {
@@ -122,50 +126,100 @@ func TestScopeList(t *testing.T) {
 	}
 }
 
+// chainsOf is a fixed set of overlay chains: id → its chain (id first).
+type chainsOf map[string][]string
+
+func (c chainsOf) Chain(_ context.Context, id string) ([]string, error) {
+	if id == "broken" {
+		return nil, errors.New("storage unreachable")
+	}
+	return c[id], nil
+}
+
 func TestPolicyGrant(t *testing.T) {
-	reader := newPolicy(User{Access: AccessRead})
-	writer := newPolicy(User{Access: AccessWrite})
-	team := newPolicy(User{Access: AccessWrite, Prefixes: []string{"team/", "/infra", "quay.io/org"}})
+	names := ref.Names{}
+	reader := newPolicy(User{Access: AccessRead}, names)
+	writer := newPolicy(User{Access: AccessWrite}, names)
+	team := newPolicy(User{Access: AccessWrite, Prefixes: []string{"team/", "/infra", "quay.io/org"}}, names)
+	lib := newPolicy(User{Access: AccessRead, Prefixes: []string{"library"}}, names)
+	own := newPolicy(User{Access: AccessWrite, Prefixes: []string{"buildsets/own-1"}}, names)
+	ownTeam := newPolicy(User{Access: AccessWrite, Prefixes: []string{"buildsets/own-1/team"}}, names)
+	boundC := newPolicy(User{Access: AccessWrite, Buildset: "c"}, names)
+	boundApp := newPolicy(User{Access: AccessWrite, Buildset: "c", Prefixes: []string{"org/app"}}, names)
+	chains := chainsOf{"c": {"c", "b", "a"}, "b": {"b", "a"}, "own-1": {"own-1", "base"}}
+	r := func(name string, actions ...string) Access { return Repository(canon(name), actions...) }
 	tests := []struct {
 		p    policy
 		in   Access
 		want string
 	}{
-		{reader, Repository("a", "pull", "push", "delete"), "repository:a:pull"},
-		{reader, Repository("a", "*"), "repository:a:pull"},
-		{reader, Repository("a", "push"), "repository:a:"},
-		{writer, Repository("a", "delete", "push", "pull"), "repository:a:pull,push,delete"},
-		{writer, Repository("a", "*"), "repository:a:pull,push,delete"},
-		{writer, Repository("a", "frobnicate"), "repository:a:"},
+		{reader, r("a", "pull", "push", "delete"), "repository:docker.io/library/a:pull"},
+		{reader, r("a", "*"), "repository:docker.io/library/a:pull"},
+		{reader, r("a", "push"), "repository:docker.io/library/a:"},
+		{writer, r("a", "delete", "push", "pull"), "repository:docker.io/library/a:pull,push,delete"},
+		{writer, r("a", "*"), "repository:docker.io/library/a:pull,push,delete"},
+		{writer, r("a", "frobnicate"), "repository:docker.io/library/a:"},
 		{writer, Catalog(), "registry:catalog:*"},
 		{reader, Catalog(), "registry:catalog:*"},
 		{anonymousPolicy, Catalog(), "registry:catalog:*"},
-		{anonymousPolicy, Repository("a", "pull", "push"), "repository:a:pull"},
+		{anonymousPolicy, r("a", "pull", "push"), "repository:docker.io/library/a:pull"},
 		{writer, Access{Type: "registry", Name: "other", Actions: []string{"*"}}, "registry:other:"},
 		{writer, Access{Type: "registry", Name: "catalog", Actions: []string{"pull"}}, "registry:catalog:"},
 		{writer, Access{Type: "nonsense", Name: "a", Actions: []string{"pull"}}, "nonsense:a:"},
-		{team, Repository("team", "push"), "repository:team:push"},
-		{team, Repository("team/app", "push"), "repository:team/app:push"},
-		{team, Repository("team/a/b", "push"), "repository:team/a/b:push"},
-		{team, Repository("teamx/app", "pull", "push"), "repository:teamx/app:"},
-		{team, Repository("infra/x", "pull"), "repository:infra/x:pull"},
-		{team, Repository("quay.io/org/img", "pull"), "repository:quay.io/org/img:pull"},
-		{team, Repository("quay.io/organisation/img", "pull"), "repository:quay.io/organisation/img:"},
-		{team, Repository("library/alpine", "pull"), "repository:library/alpine:"},
+		// Prefixes are compared in canonical form, whole components at a time.
+		{team, r("team/app", "push"), "repository:docker.io/team/app:push"},
+		{team, r("team/a/b", "push"), "repository:docker.io/team/a/b:push"},
+		{team, r("docker.io/team/app", "push"), "repository:docker.io/team/app:push"},
+		{team, r("team", "push"), "repository:docker.io/library/team:"}, // Docker Hub's official image "team"
+		{team, r("library/team", "push"), "repository:docker.io/library/team:"},
+		{team, r("teamx/app", "pull", "push"), "repository:docker.io/teamx/app:"},
+		{team, r("infra/x", "pull"), "repository:docker.io/infra/x:pull"},
+		{team, r("quay.io/org/img", "pull"), "repository:quay.io/org/img:pull"},
+		{team, r("quay.io/organisation/img", "pull"), "repository:quay.io/organisation/img:"},
+		{team, r("quay.io/team/app", "pull"), "repository:quay.io/team/app:"}, // another namespace
+		{team, r("library/alpine", "pull"), "repository:docker.io/library/alpine:"},
 		{team, Catalog(), "registry:catalog:*"},
-		// Names that could escape a prefix once a path is cleaned.
-		{team, Repository("team/../other", "pull"), "repository:team/../other:"},
+		{lib, r("alpine", "pull"), "repository:docker.io/library/alpine:pull"},
+		{lib, r("quay.io/library/secret", "pull"), "repository:quay.io/library/secret:"},
+		// Nothing is decided on a name that is not canonical.
+		{writer, Repository("library/alpine", "pull"), "repository:library/alpine:"},
+		{writer, Repository("team/../other", "pull"), "repository:team/../other:"},
 		{writer, Repository("team//app", "pull"), "repository:team//app:"},
-		{writer, Repository("/app", "pull"), "repository:/app:"},
-		{writer, Repository("app/", "pull"), "repository:app/:"},
 		{writer, Repository("a b", "pull"), "repository:a b:"},
-		{writer, Repository("localhost:5000/foo", "pull"), "repository:localhost:5000/foo:pull"},
-		{policy{}, Repository("a", "pull"), "repository:a:"},
+		{writer, r("localhost:5000/foo", "pull"), "repository:localhost:5000/foo:pull"},
+		{policy{}, r("a", "pull"), "repository:docker.io/library/a:"},
 		{policy{}, Catalog(), "registry:catalog:"},
+		// Buildset prefixes: the buildset, and reads of its overlay chain.
+		{own, r("buildsets/own-1/x/y", "pull", "push"), "repository:buildsets/own-1/docker.io/x/y:pull,push"},
+		{own, Repository("buildsets/own-1", "push"), "repository:buildsets/own-1:push"},
+		{own, r("buildsets/base/x/y", "pull", "push"), "repository:buildsets/base/docker.io/x/y:pull"},
+		{own, Repository("buildsets/base", "pull", "push"), "repository:buildsets/base:pull"},
+		{own, r("buildsets/secret/x/y", "pull"), "repository:buildsets/secret/docker.io/x/y:"},
+		{own, r("x/y", "pull"), "repository:docker.io/x/y:"},
+		{own, Repository("buildsets", "pull"), "repository:buildsets:"},
+		{ownTeam, r("buildsets/base/team/app", "pull"), "repository:buildsets/base/docker.io/team/app:pull"},
+		{ownTeam, r("buildsets/base/other/app", "pull"), "repository:buildsets/base/docker.io/other/app:"},
+		// Bound identities: write their buildset, read its chain and the
+		// shared area, never every buildset.
+		{boundC, r("buildsets/c/x/y", "pull", "push", "delete"), "repository:buildsets/c/docker.io/x/y:pull,push,delete"},
+		{boundC, r("buildsets/a/x/y", "pull", "push"), "repository:buildsets/a/docker.io/x/y:pull"},
+		{boundC, r("buildsets/z/x/y", "pull"), "repository:buildsets/z/docker.io/x/y:"},
+		{boundC, r("x/y", "pull", "push"), "repository:docker.io/x/y:pull"},
+		{boundC, Repository("buildsets/c", "pull", "delete"), "repository:buildsets/c:pull,delete"},
+		{boundC, Repository("buildsets/b", "delete"), "repository:buildsets/b:"},
+		{boundC, Repository("buildsets", "pull", "delete"), "repository:buildsets:"},
+		{boundApp, r("buildsets/c/org/app", "push"), "repository:buildsets/c/docker.io/org/app:push"},
+		{boundApp, r("buildsets/c/org/other", "pull"), "repository:buildsets/c/docker.io/org/other:"},
 	}
 	for _, tt := range tests {
-		if got := tt.p.grant(tt.in).String(); got != tt.want {
-			t.Errorf("%+v.grant(%s) = %s, want %s", tt.p, tt.in, got, tt.want)
+		g, err := tt.p.grant(&decider{ctx: context.Background(), chains: chains}, tt.in)
+		if got := g.String(); err != nil || got != tt.want {
+			t.Errorf("%+v.grant(%s) = %s, %v; want %s", tt.p, tt.in, got, err, tt.want)
 		}
+	}
+	// A chain that cannot be read fails the decision, never narrows it.
+	bad := newPolicy(User{Access: AccessRead, Buildset: "broken"}, names)
+	if _, err := bad.grant(&decider{ctx: context.Background(), chains: chains}, r("buildsets/a/x", "pull")); err == nil {
+		t.Error("a chain lookup that failed was taken for an empty chain")
 	}
 }

@@ -1,117 +1,214 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"strings"
 )
 
-// Identity is who a request was authorized as.
+// Identity is who a request comes from, as Authenticate found it.
 type Identity struct {
 	// Name is the configured user name; empty when Anonymous.
 	Name      string
 	Anonymous bool
 
 	// Buildset is the buildset the identity is bound to (User.Buildset,
-	// carried in its tokens); empty when it is bound to none.
+	// carried in its tokens); empty when it is bound to none. Names the
+	// identity writes without a buildset prefix resolve into it.
 	Buildset string
 
 	policy policy
+
+	// viaToken: the identity presented a Bearer token, which grants
+	// granted (canonical names) and nothing more.
+	viaToken bool
+	granted  []Access
+
+	// refused says why the credentials were not accepted; Authorize
+	// answers 401 for such an identity, whatever it asks.
+	refused *refusal
 }
 
-// PullsEverything reports whether the identity may pull every repository:
-// no name prefixes limit it. Content found by digest alone (a mount without
-// a source) is only for such identities.
-func (id *Identity) PullsEverything() bool {
-	return id.policy.pull && len(id.policy.prefixes) == 0
+// refusal is a failed authentication: the 401's message and RFC 6750
+// error code ("" or invalid_token).
+type refusal struct{ errCode, msg string }
+
+// Refused reports whether the credentials were refused (a wrong password, a
+// forged or expired token): every request of such an identity is 401.
+func (id *Identity) Refused() bool { return id != nil && id.refused != nil }
+
+// User is the name to log for the identity: the user, "anonymous", or ""
+// for refused credentials.
+func (id *Identity) User() string {
+	switch {
+	case id == nil || id.refused != nil:
+		return ""
+	case id.Anonymous:
+		return "anonymous"
+	}
+	return id.Name
 }
 
-// Permits reports whether the identity's configuration allows every action
-// of a, whatever its current token holds: a catalog handler uses it to leave
-// out repositories outside a user's prefixes.
-func (id *Identity) Permits(a Access) bool {
-	return id.policy.permits([]Access{a})
+// MountsAnywhere reports whether the identity may mount a blob found by
+// digest anywhere in the store (a mount without from): only one that may
+// pull every repository, bound to no buildset and limited by no prefix —
+// others would link content they cannot read.
+func (id *Identity) MountsAnywhere() bool {
+	return id != nil && id.refused == nil && !id.Anonymous && id.policy.pull && len(id.policy.prefixes) == 0 && id.policy.bound == ""
 }
 
-// Authorize decides whether r may do everything in want (nil or empty for
-// GET /v2/). On success it returns the identity; otherwise an *Error:
+// Authenticate finds who r comes from. It never fails: a request without
+// credentials is anonymous; credentials that are refused give an identity
+// that Authorize answers with 401. Names in the request are resolved with
+// the identity's Buildset before Authorize decides on them.
 //
-//   - Bearer token: a missing, forged, expired or foreign token, or one that
-//     does not cover want, is 401 with a challenge naming want, as
-//     distribution does: clients then fetch a token for exactly that scope,
-//     and give up with the 401 if the token endpoint grants less.
-//   - Basic credentials: a wrong password is 401; a valid user lacking the
-//     rights is 403 DENIED. A user name unknown here counts as no
-//     credentials when anonymous is "read".
-//   - No credentials: with anonymous "read", pulls and the catalog are
-//     allowed; anything else, including an empty want, is 401 with a
-//     challenge. GET /v2/ must challenge anonymous clients even when pulls
-//     are open: docker learns the realm only from that answer, and a
-//     registry that answers 200 there makes `docker login` succeed without
-//     checking the password and pushes fail later.
-func (s *Service) Authorize(r *http.Request, want []Access) (*Identity, error) {
+//   - Bearer: a token that is forged, expired, foreign, or whose subject is
+//     gone (and anonymous access closed) is refused;
+//   - Basic: a wrong password is refused; a user name unknown here counts
+//     as no credentials when anonymous is "read" (docker sends its Docker
+//     Hub login to every mirror), unless it is one a UserSource owns (an
+//     expired buildset's credentials must not quietly pull shared images).
+func (s *Service) Authenticate(r *http.Request) *Identity {
 	header := r.Header.Get("Authorization")
 	scheme, credentials, _ := strings.Cut(header, " ")
 	switch {
 	case header == "":
-		return s.authorizeAnonymous(r, want)
+		return s.anonymous()
 	case strings.EqualFold(scheme, "Bearer"):
-		return s.authorizeToken(r, want, strings.TrimSpace(credentials))
+		return s.authenticateToken(r, strings.TrimSpace(credentials))
 	case strings.EqualFold(scheme, "Basic"):
 		user, password, ok := r.BasicAuth()
 		if !ok {
-			return nil, s.unauthorized(r, want, "", "malformed Basic credentials")
+			return refused("", "malformed Basic credentials")
 		}
-		return s.authorizeBasic(r, want, user, password)
+		a, res := s.passwords.check(user, password)
+		switch {
+		case res == unknownUser && s.cfg.Anonymous == AnonymousRead:
+			return s.anonymous()
+		case res != authOK:
+			s.log.Info("auth: wrong credentials", "remote", r.RemoteAddr, "user", user)
+			return refused("", "wrong user name or password")
+		}
+		return &Identity{Name: a.Name, Buildset: a.Buildset, policy: a.policy}
 	default:
-		return nil, s.unauthorized(r, want, "", "unsupported authorization scheme")
+		return refused("", "unsupported authorization scheme")
 	}
 }
 
-func (s *Service) authorizeAnonymous(r *http.Request, want []Access) (*Identity, error) {
-	if s.cfg.Anonymous == AnonymousRead && len(want) > 0 && anonymousPolicy.permits(want) {
-		return &Identity{Anonymous: true, policy: anonymousPolicy}, nil
-	}
-	return nil, s.unauthorized(r, want, "", "authentication required")
+func refused(errCode, msg string) *Identity {
+	return &Identity{refused: &refusal{errCode: errCode, msg: msg}}
 }
 
-func (s *Service) authorizeToken(r *http.Request, want []Access, raw string) (*Identity, error) {
+func (s *Service) anonymous() *Identity {
+	id := &Identity{Anonymous: true}
+	if s.cfg.Anonymous == AnonymousRead {
+		id.policy = anonymousPolicy
+	}
+	return id
+}
+
+func (s *Service) authenticateToken(r *http.Request, raw string) *Identity {
 	c, err := s.verify(raw)
 	if err != nil {
 		// The reason (expired, bad signature, wrong audience...) helps an
 		// operator; the token itself is never logged.
 		s.log.Info("auth: token refused", "remote", r.RemoteAddr, "reason", err.Error())
-		return nil, s.unauthorized(r, want, "invalid_token", "invalid or expired token")
+		return refused("invalid_token", "invalid or expired token")
 	}
-	id := &Identity{Name: c.Subject, Anonymous: c.Subject == "", Buildset: c.Buildset}
+	id := &Identity{Name: c.Subject, Anonymous: c.Subject == "", Buildset: c.Buildset, viaToken: true}
 	// A token outlives the configuration it was issued under (a restart
 	// with the same secret): it is honoured only while its subject still
-	// exists, or anonymous access is still open.
-	if a, ok := s.passwords.lookup(c.Subject); ok && c.Subject != "" {
+	// exists, or anonymous access is still open, and within what the
+	// subject may do now.
+	if a, ok := s.passwords.lookup(c.Subject); ok && c.Subject != "" && a.Buildset == c.Buildset {
 		id.policy = a.policy
 	} else if id.Anonymous && s.cfg.Anonymous == AnonymousRead {
 		id.policy = anonymousPolicy
 	} else {
 		s.log.Info("auth: token for an unknown subject", "remote", r.RemoteAddr, "user", c.Subject)
-		return nil, s.unauthorized(r, want, "invalid_token", "invalid or expired token")
+		return refused("invalid_token", "invalid or expired token")
 	}
-	if !covers(c.Access, want) {
-		return nil, s.unauthorized(r, want, "insufficient_scope", "token does not grant the requested access")
+	// Names are decided on in canonical form: a token issued before they
+	// were, or by hand, is read the same way (entries that do not resolve
+	// grant nothing).
+	for _, a := range c.Access {
+		if a.Type == TypeRepository {
+			n, err := s.names.Canonical(a.Name, c.Buildset)
+			if err != nil {
+				continue
+			}
+			a.Name = n
+		}
+		id.granted = append(id.granted, a)
 	}
-	return id, nil
+	return id
 }
 
-func (s *Service) authorizeBasic(r *http.Request, want []Access, user, password string) (*Identity, error) {
-	a, res := s.passwords.check(user, password)
+// Authorize decides whether id may do everything in want (canonical names;
+// nil or empty for GET /v2/). It returns nil, an *Error (401 with a
+// challenge naming want, or 403), or the error of a buildset lookup that
+// failed (the request fails; it is not decided on less).
+//
+//   - refused credentials: 401;
+//   - a Bearer token must grant all of want and its subject must still be
+//     allowed it; otherwise 401 insufficient_scope, so that clients fetch a
+//     token for exactly want, as distribution does;
+//   - Basic credentials: a known user lacking the rights is 403 DENIED;
+//   - no credentials: with anonymous "read", pulls and the catalog are
+//     allowed; anything else, including an empty want, is 401. GET /v2/
+//     must challenge anonymous clients even when pulls are open: docker
+//     learns the realm only from that answer, and a registry that answers
+//     200 there makes `docker login` succeed without checking the password
+//     and pushes fail later.
+func (s *Service) Authorize(r *http.Request, id *Identity, want []Access) error {
+	d := &decider{ctx: r.Context(), chains: s.chains}
 	switch {
-	case res == unknownUser && s.cfg.Anonymous == AnonymousRead:
-		return s.authorizeAnonymous(r, want)
-	case res != authOK:
-		s.log.Info("auth: wrong credentials", "remote", r.RemoteAddr, "user", user)
-		return nil, s.unauthorized(r, want, "", "wrong user name or password")
-	case !a.policy.permits(want):
-		return nil, &Error{Status: http.StatusForbidden, Code: CodeDenied, Message: "requested access to the resource is denied"}
+	case id == nil:
+		return s.unauthorized(r, want, "", "authentication required")
+	case id.refused != nil:
+		return s.unauthorized(r, want, id.refused.errCode, id.refused.msg)
+	case id.viaToken:
+		if !covers(id.granted, want) {
+			return s.unauthorized(r, want, "insufficient_scope", "token does not grant the requested access")
+		}
+		ok, err := id.policy.permits(d, want)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return s.unauthorized(r, want, "insufficient_scope", "token grants more than its subject may do now")
+		}
+		return nil
+	case id.Anonymous:
+		if s.cfg.Anonymous != AnonymousRead || len(want) == 0 {
+			return s.unauthorized(r, want, "", "authentication required")
+		}
+		ok, err := anonymousPolicy.permits(d, want)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return s.unauthorized(r, want, "", "authentication required")
+		}
+		return nil
 	}
-	return &Identity{Name: a.Name, Buildset: a.Buildset, policy: a.policy}, nil
+	ok, err := id.policy.permits(d, want)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &Error{Status: http.StatusForbidden, Code: CodeDenied, Message: "requested access to the resource is denied"}
+	}
+	return nil
+}
+
+// Permits reports whether the identity's rights allow a, whatever its
+// current token holds: the catalog leaves out what the caller may not pull.
+func (s *Service) Permits(ctx context.Context, id *Identity, a Access) (bool, error) {
+	if id == nil || id.refused != nil {
+		return false, nil
+	}
+	return id.policy.permits(&decider{ctx: ctx, chains: s.chains}, []Access{a})
 }
 
 func (s *Service) unauthorized(r *http.Request, want []Access, errCode, msg string) *Error {

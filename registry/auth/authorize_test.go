@@ -164,7 +164,7 @@ func parseChallenge(t *testing.T, ch string) map[string]string {
 func TestChallenge(t *testing.T) {
 	s := newService(t, testConfig(AnonymousNone))
 	_, err := authorize(s, "", Repository("library/alpine", "push", "pull"))
-	want := `Bearer realm="http://reg.example/auth/token",service="shadowreg",scope="repository:library/alpine:pull,push"`
+	want := `Bearer realm="http://reg.example/auth/token",service="shadowreg",scope="repository:docker.io/library/alpine:pull,push"`
 	if e := err.(*Error); e.Challenge != want {
 		t.Errorf("challenge\n got %s\nwant %s", e.Challenge, want)
 	}
@@ -174,13 +174,13 @@ func TestChallenge(t *testing.T) {
 	}
 	// Cross-repository mount: both scopes, space-separated.
 	_, err = authorize(s, "", Repository("a", "pull", "push"), Repository("b", "pull"))
-	if e := err.(*Error); !strings.Contains(e.Challenge, `scope="repository:a:pull,push repository:b:pull"`) {
+	if e := err.(*Error); !strings.Contains(e.Challenge, `scope="repository:docker.io/library/a:pull,push repository:docker.io/library/b:pull"`) {
 		t.Errorf("mount challenge: %s", e.Challenge)
 	}
 
 	tok := decodeTokenResponse(t, getToken(t, s, credentials["reader"], "repository:a:pull")).Token
 	_, err = authorize(s, bearer(tok), Repository("a", "push"))
-	if e := err.(*Error); !strings.HasSuffix(e.Challenge, `scope="repository:a:push",error="insufficient_scope"`) {
+	if e := err.(*Error); !strings.HasSuffix(e.Challenge, `scope="repository:docker.io/library/a:push",error="insufficient_scope"`) {
 		t.Errorf("insufficient scope challenge: %s", e.Challenge)
 	}
 	_, err = authorize(s, bearer("garbage"), Repository("a", "pull"))
@@ -222,14 +222,23 @@ func TestRealm(t *testing.T) {
 
 func TestIdentity(t *testing.T) {
 	s := newService(t, testConfig(AnonymousRead))
+	ctx := t.Context()
+	permits := func(id *Identity, name, action string) bool {
+		t.Helper()
+		ok, err := s.Permits(ctx, id, canonicalWant(s, []Access{Repository(name, action)}, id.Buildset)[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
 	id, err := authorize(s, basic("team", "team-pw"), Repository("team/app", "push"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id.Name != "team" || id.Anonymous || id.Buildset != "bs-1" {
+	if id.Name != "team" || id.Anonymous || id.Buildset != "bs-1" || id.User() != "team" {
 		t.Errorf("basic identity %+v", id)
 	}
-	if !id.Permits(Repository("team/app", "pull")) || id.Permits(Repository("other", "pull")) {
+	if !permits(id, "team/app", "pull") || permits(id, "other", "pull") {
 		t.Error("Permits ignores the prefixes")
 	}
 
@@ -242,16 +251,32 @@ func TestIdentity(t *testing.T) {
 		t.Errorf("token identity %+v", id)
 	}
 	// A catalog handler filters with the configured rights, not the token's.
-	if !id.Permits(Repository("team/app", "pull")) || id.Permits(Repository("library/alpine", "pull")) {
+	if !permits(id, "team/app", "pull") || permits(id, "library/alpine", "pull") {
 		t.Error("token identity Permits ignores the prefixes")
 	}
 
 	id, err = authorize(s, "", Repository("x", "pull"))
-	if err != nil || !id.Anonymous || id.Name != "" {
+	if err != nil || !id.Anonymous || id.Name != "" || id.User() != "anonymous" {
 		t.Errorf("anonymous identity %+v, %v", id, err)
 	}
-	if !id.Permits(Repository("x", "pull")) || id.Permits(Repository("x", "push")) {
+	if !permits(id, "x", "pull") || permits(id, "x", "push") {
 		t.Error("anonymous Permits")
+	}
+	if id := s.Authenticate(httptest.NewRequest(http.MethodGet, "/v2/", nil)); id.MountsAnywhere() {
+		t.Error("anonymous readers may mount anything")
+	}
+	r := httptest.NewRequest(http.MethodGet, "/v2/", nil)
+	r.Header.Set("Authorization", basic("writer", "writer-pw"))
+	if id := s.Authenticate(r); !id.MountsAnywhere() {
+		t.Error("an unrestricted writer may not mount by digest")
+	}
+	r.Header.Set("Authorization", basic("team", "team-pw"))
+	if id := s.Authenticate(r); id.MountsAnywhere() {
+		t.Error("a prefix-limited, bound user may mount anything")
+	}
+	r.Header.Set("Authorization", basic("writer", "wrong"))
+	if id := s.Authenticate(r); !id.Refused() || id.MountsAnywhere() || id.User() != "" {
+		t.Errorf("wrong password: %+v", id)
 	}
 }
 

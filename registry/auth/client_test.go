@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry/auth"
 )
 
@@ -39,7 +40,8 @@ func newGuardedRegistry(t *testing.T, anonymous string) string {
 	mux := http.NewServeMux()
 	mux.Handle(auth.TokenPath, svc.TokenHandler())
 	mux.HandleFunc("/v2/", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := svc.Authorize(r, wantsFor(r)); err != nil {
+		id := svc.Authenticate(r)
+		if err := svc.Authorize(r, id, wantsFor(r, id.Buildset)); err != nil {
 			err.(*auth.Error).Write(w, r)
 			return
 		}
@@ -51,8 +53,15 @@ func newGuardedRegistry(t *testing.T, anonymous string) string {
 }
 
 // wantsFor is a minimal version of what the HTTP layer derives from a
-// request: the repository (split from the right) and the actions.
-func wantsFor(r *http.Request) []auth.Access {
+// request: the repository (split from the right, resolved to its canonical
+// name) and the actions.
+func wantsFor(r *http.Request, bound string) []auth.Access {
+	canonical := func(name string) string {
+		if n, err := (ref.Names{}).Canonical(name, bound); err == nil {
+			return n
+		}
+		return name
+	}
 	p := strings.TrimPrefix(r.URL.Path, "/v2/")
 	if p == "" {
 		return nil
@@ -67,6 +76,7 @@ func wantsFor(r *http.Request) []auth.Access {
 			break
 		}
 	}
+	repo = canonical(repo)
 	var want []auth.Access
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -77,7 +87,7 @@ func wantsFor(r *http.Request) []auth.Access {
 		want = append(want, auth.Repository(repo, auth.ActionPull, auth.ActionPush))
 	}
 	if from := r.URL.Query().Get("from"); from != "" {
-		want = append(want, auth.Repository(from, auth.ActionPull))
+		want = append(want, auth.Repository(canonical(from), auth.ActionPull))
 	}
 	return want
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -157,9 +158,15 @@ func (u *User) validate() error {
 			return fmt.Errorf("password: user %q: %v; make one with `shadowreg hash-password`, or write a test password as plain-password", u.Name, err)
 		}
 	}
+	if u.Buildset != "" && !ref.ValidBuildsetID(u.Buildset) {
+		return fmt.Errorf("buildset: %q is not a buildset id (lower case letters, digits, '.', '_' and '-', at most 64)", u.Buildset)
+	}
 	for j, pre := range u.Prefixes {
-		if p := strings.Trim(pre, "/"); !validRepository(p) {
+		if !validPrefix(pre) {
 			return fmt.Errorf("prefixes[%d]: %q is not a repository name prefix", j, pre)
+		}
+		if c, _ := (ref.Names{}).Prefix(pre); u.Buildset != "" && strings.HasPrefix(c+"/", ref.AllBuildsets+"/") {
+			return fmt.Errorf("prefixes[%d]: %q names buildsets, but the user is bound to buildset %s: its prefixes limit the repositories inside it", j, pre, u.Buildset)
 		}
 	}
 	return nil

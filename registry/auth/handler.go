@@ -95,7 +95,7 @@ func (s *Service) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) grant(w http.ResponseWriter, r *http.Request, req tokenRequest) {
-	scopes, errs := ParseScopes(req.scopes)
+	asked, errs := ParseScopes(req.scopes)
 	for _, err := range errs {
 		s.log.Debug("auth: ignoring scope", "remote", r.RemoteAddr, "error", err.Error())
 	}
@@ -127,7 +127,16 @@ func (s *Service) grant(w http.ResponseWriter, r *http.Request, req tokenRequest
 		return
 	}
 
-	granted := pol.grants(scopes)
+	// Decided on, and issued for, canonical names: a token for "alpine"
+	// grants docker.io/library/alpine, whichever spelling a request then
+	// uses (for buildset credentials, the one in their buildset).
+	scopes := s.canonicalScopes(r, asked, buildset)
+	granted, err := pol.grants(&decider{ctx: r.Context(), chains: s.chains}, scopes)
+	if err != nil {
+		s.log.Error("auth: deciding a token's grants", "error", err.Error())
+		s.tokenError(w, r, req, http.StatusServiceUnavailable, "temporarily_unavailable", "cannot decide access now, retry later")
+		return
+	}
 	tok, err := s.issue(subject, buildset, granted)
 	if err != nil {
 		s.log.Error("auth: signing a token", "error", err.Error())
@@ -157,10 +166,31 @@ func (s *Service) tokenError(w http.ResponseWriter, r *http.Request, req tokenRe
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Service+`"`)
 	case http.StatusInternalServerError:
 		code = "UNKNOWN"
+	case http.StatusServiceUnavailable:
+		code = "UNAVAILABLE"
+		w.Header().Set("Retry-After", "5")
 	}
 	body := errorBody{Errors: []errorEntry{{Code: code, Message: msg}}}
 	if req.oauth {
 		body.OAuthError, body.OAuthDescription = oauthCode, msg
 	}
 	writeJSON(w, r, status, body)
+}
+
+// canonicalScopes resolves the names of repository scopes; a name that
+// does not resolve is left out (it grants nothing) and logged.
+func (s *Service) canonicalScopes(r *http.Request, asked []Access, bound string) []Access {
+	out := make([]Access, 0, len(asked))
+	for _, a := range asked {
+		if a.Type == TypeRepository {
+			n, err := s.names.Canonical(a.Name, bound)
+			if err != nil {
+				s.log.Debug("auth: ignoring scope", "remote", r.RemoteAddr, "error", err.Error())
+				continue
+			}
+			a.Name = n
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -21,29 +21,29 @@ func TestTokenGet(t *testing.T) {
 		sub       string
 		granted   []string
 	}{
-		{"writer", AnonymousNone, credentials["writer"], []string{"repository:a:pull,push"}, 200, "writer", []string{"repository:a:pull,push"}},
-		{"reader partial", AnonymousNone, credentials["reader"], []string{"repository:a:pull,push"}, 200, "reader", []string{"repository:a:pull"}},
+		{"writer", AnonymousNone, credentials["writer"], []string{"repository:a:pull,push"}, 200, "writer", []string{"repository:docker.io/library/a:pull,push"}},
+		{"reader partial", AnonymousNone, credentials["reader"], []string{"repository:a:pull,push"}, 200, "reader", []string{"repository:docker.io/library/a:pull"}},
 		{"reader empty grant", AnonymousNone, credentials["reader"], []string{"repository:a:push"}, 200, "reader", []string{}},
-		{"bcrypt user", AnonymousNone, credentials["team"], []string{"repository:team/app:push"}, 200, "team", []string{"repository:team/app:push"}},
+		{"bcrypt user", AnonymousNone, credentials["team"], []string{"repository:team/app:push"}, 200, "team", []string{"repository:buildsets/bs-1/docker.io/team/app:push"}},
 		{"prefix refused", AnonymousNone, credentials["team"], []string{"repository:teamx/app:pull"}, 200, "team", []string{}},
 		{"catalog", AnonymousNone, credentials["reader"], []string{"registry:catalog:*"}, 200, "reader", []string{"registry:catalog:*"}},
-		{"repeated scopes", AnonymousNone, credentials["writer"], []string{"repository:a:pull", "repository:b:push"}, 200, "writer", []string{"repository:a:pull", "repository:b:push"}},
-		{"space-separated scopes", AnonymousNone, credentials["writer"], []string{"repository:a:pull repository:b:push"}, 200, "writer", []string{"repository:a:pull", "repository:b:push"}},
-		{"same repository twice", AnonymousNone, credentials["writer"], []string{"repository:a:pull", "repository:a:push"}, 200, "writer", []string{"repository:a:pull,push"}},
+		{"repeated scopes", AnonymousNone, credentials["writer"], []string{"repository:a:pull", "repository:b:push"}, 200, "writer", []string{"repository:docker.io/library/a:pull", "repository:docker.io/library/b:push"}},
+		{"space-separated scopes", AnonymousNone, credentials["writer"], []string{"repository:a:pull repository:b:push"}, 200, "writer", []string{"repository:docker.io/library/a:pull", "repository:docker.io/library/b:push"}},
+		{"same repository twice", AnonymousNone, credentials["writer"], []string{"repository:a:pull", "repository:a:push"}, 200, "writer", []string{"repository:docker.io/library/a:pull,push"}},
 		{"name with a port", AnonymousNone, credentials["writer"], []string{"repository:localhost:5000/foo:pull"}, 200, "writer", []string{"repository:localhost:5000/foo:pull"}},
-		{"star", AnonymousNone, credentials["writer"], []string{"repository:a:*"}, 200, "writer", []string{"repository:a:pull,push,delete"}},
-		{"malformed scope ignored", AnonymousNone, credentials["writer"], []string{"nonsense", "repository:a:pull"}, 200, "writer", []string{"repository:a:pull"}},
+		{"star", AnonymousNone, credentials["writer"], []string{"repository:a:*"}, 200, "writer", []string{"repository:docker.io/library/a:pull,push,delete"}},
+		{"malformed scope ignored", AnonymousNone, credentials["writer"], []string{"nonsense", "repository:a:pull"}, 200, "writer", []string{"repository:docker.io/library/a:pull"}},
 		{"login without scope", AnonymousNone, credentials["writer"], nil, 200, "writer", []string{}},
 		{"login wrong password", AnonymousNone, credentials["wrongpw"], nil, 401, "", nil},
-		{"wrong password", AnonymousNone, credentials["wrongpw"], []string{"repository:a:pull"}, 401, "", nil},
-		{"unknown user", AnonymousNone, credentials["unknown"], []string{"repository:a:pull"}, 401, "", nil},
-		{"no credentials", AnonymousNone, creds{}, []string{"repository:a:pull"}, 401, "", nil},
+		{"wrong password", AnonymousNone, credentials["wrongpw"], []string{"repository:docker.io/library/a:pull"}, 401, "", nil},
+		{"unknown user", AnonymousNone, credentials["unknown"], []string{"repository:docker.io/library/a:pull"}, 401, "", nil},
+		{"no credentials", AnonymousNone, creds{}, []string{"repository:docker.io/library/a:pull"}, 401, "", nil},
 		{"no credentials no scope", AnonymousNone, creds{}, nil, 401, "", nil},
-		{"anonymous", AnonymousRead, creds{}, []string{"repository:a:pull,push", "registry:catalog:*"}, 200, "", []string{"repository:a:pull", "registry:catalog:*"}},
+		{"anonymous", AnonymousRead, creds{}, []string{"repository:a:pull,push", "registry:catalog:*"}, 200, "", []string{"repository:docker.io/library/a:pull", "registry:catalog:*"}},
 		{"anonymous no scope", AnonymousRead, creds{}, nil, 200, "", []string{}},
-		{"unknown user is anonymous", AnonymousRead, credentials["unknown"], []string{"repository:a:pull,push"}, 200, "", []string{"repository:a:pull"}},
-		{"known user wrong password", AnonymousRead, credentials["wrongpw"], []string{"repository:a:pull"}, 401, "", nil},
-		{"writer with anonymous", AnonymousRead, credentials["writer"], []string{"repository:a:pull,push"}, 200, "writer", []string{"repository:a:pull,push"}},
+		{"unknown user is anonymous", AnonymousRead, credentials["unknown"], []string{"repository:a:pull,push"}, 200, "", []string{"repository:docker.io/library/a:pull"}},
+		{"known user wrong password", AnonymousRead, credentials["wrongpw"], []string{"repository:docker.io/library/a:pull"}, 401, "", nil},
+		{"writer with anonymous", AnonymousRead, credentials["writer"], []string{"repository:a:pull,push"}, 200, "writer", []string{"repository:docker.io/library/a:pull,push"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,9 +159,9 @@ func TestTokenPost(t *testing.T) {
 		{"docker login", AnonymousNone, form("grant_type", "password", "username", "writer", "password", "writer-pw", "access_type", "offline"), 200, "", []string{}},
 		{"login wrong password", AnonymousNone, form("grant_type", "password", "username", "writer", "password", "nope"), 401, "invalid_grant", nil},
 		{"login unknown user", AnonymousNone, form("grant_type", "password", "username", "nobody", "password", "nope"), 401, "invalid_grant", nil},
-		{"unknown user anonymous", AnonymousRead, form("grant_type", "password", "username", "nobody", "password", "nope", "scope", "repository:a:pull,push"), 200, "", []string{"repository:a:pull"}},
-		{"scopes", AnonymousNone, form("grant_type", "password", "username", "reader", "password", "reader-pw", "scope", "repository:a:pull,push registry:catalog:*"), 200, "", []string{"repository:a:pull", "registry:catalog:*"}},
-		{"bcrypt", AnonymousNone, form("grant_type", "password", "username", "team", "password", "team-pw", "scope", "repository:team/x:push"), 200, "", []string{"repository:team/x:push"}},
+		{"unknown user anonymous", AnonymousRead, form("grant_type", "password", "username", "nobody", "password", "nope", "scope", "repository:a:pull,push"), 200, "", []string{"repository:docker.io/library/a:pull"}},
+		{"scopes", AnonymousNone, form("grant_type", "password", "username", "reader", "password", "reader-pw", "scope", "repository:a:pull,push registry:catalog:*"), 200, "", []string{"repository:docker.io/library/a:pull", "registry:catalog:*"}},
+		{"bcrypt", AnonymousNone, form("grant_type", "password", "username", "team", "password", "team-pw", "scope", "repository:team/x:push"), 200, "", []string{"repository:buildsets/bs-1/docker.io/team/x:push"}},
 		{"no credentials", AnonymousNone, form("grant_type", "password", "scope", "repository:a:pull"), 401, "invalid_client", nil},
 		{"refresh token", AnonymousNone, form("grant_type", "refresh_token", "refresh_token", "x"), 400, "unsupported_grant_type", nil},
 		{"other grant", AnonymousNone, form("grant_type", "client_credentials"), 400, "unsupported_grant_type", nil},
@@ -207,7 +207,7 @@ func TestTokenPostBasicHeader(t *testing.T) {
 	r.SetBasicAuth("writer", "writer-pw")
 	w := httptest.NewRecorder()
 	s.TokenHandler().ServeHTTP(w, r)
-	if got := grantedScopes(t, decodeTokenResponse(t, w).Token); !reflect.DeepEqual(got, []string{"repository:a:push"}) {
+	if got := grantedScopes(t, decodeTokenResponse(t, w).Token); !reflect.DeepEqual(got, []string{"repository:docker.io/library/a:push"}) {
 		t.Errorf("granted %q", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -126,13 +127,40 @@ func grantedScopes(t *testing.T, token string) []string {
 	return out
 }
 
-// authorize calls Authorize with an Authorization header (may be empty).
+// authorize authenticates a request with an Authorization header (may be
+// empty) and authorizes want, whose names it resolves first as the
+// registry does (ref, with the identity's buildset).
 func authorize(s *Service, header string, want ...Access) (*Identity, error) {
 	r := httptest.NewRequest(http.MethodGet, "http://reg.example/v2/", nil)
 	if header != "" {
 		r.Header.Set("Authorization", header)
 	}
-	return s.Authorize(r, want)
+	id := s.Authenticate(r)
+	return id, s.Authorize(r, id, canonicalWant(s, want, id.Buildset))
+}
+
+// canonicalWant resolves the repository names of want; a name that does
+// not resolve is kept as is (it is granted nothing).
+func canonicalWant(s *Service, want []Access, bound string) []Access {
+	out := make([]Access, 0, len(want))
+	for _, a := range want {
+		if a.Type == TypeRepository {
+			if n, err := s.names.Canonical(a.Name, bound); err == nil {
+				a.Name = n
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// canon is a repository's canonical name for a test: docker.io/library/a.
+func canon(name string) string {
+	n, err := ref.Names{}.Canonical(name, "")
+	if err != nil {
+		panic(err)
+	}
+	return n
 }
 
 func bearer(token string) string { return "Bearer " + token }

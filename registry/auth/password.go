@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -47,6 +48,7 @@ type UserSource interface {
 type passwords struct {
 	users  map[string]*account
 	source UserSource // nil: configured users only
+	names  ref.Names  // resolves prefixes
 
 	// dummy is compared when the user does not exist, so that the answer
 	// takes as long as for a user that does and user names cannot be found
@@ -64,15 +66,16 @@ type passwords struct {
 	verified map[string][]byte
 }
 
-func newPasswords(users []User) *passwords {
+func newPasswords(users []User, names ref.Names) *passwords {
 	p := &passwords{
+		names:    names,
 		users:    make(map[string]*account, len(users)),
 		macKey:   []byte(rand.Text()),
 		verified: make(map[string][]byte),
 	}
 	cost := 0
 	for _, u := range users {
-		a := newAccount(u)
+		a := newAccount(u, names)
 		if a.hashed {
 			c, _ := bcrypt.Cost([]byte(u.Password)) // Validate checked it
 			cost = max(cost, c)
@@ -105,15 +108,15 @@ func (p *passwords) lookup(name string) (*account, bool) {
 	if !ok {
 		return nil, false
 	}
-	return newAccount(u), true
+	return newAccount(u, p.names), true
 }
 
 // newAccount prepares u for password checks. A plain password is taken only
 // where the configuration says so (PlainPassword); a Password that is not a
 // valid bcrypt hash (Validate refuses those; a UserSource could still hand
 // one over) matches nothing rather than becoming a password in clear.
-func newAccount(u User) *account {
-	a := &account{User: u, policy: newPolicy(u)}
+func newAccount(u User, names ref.Names) *account {
+	a := &account{User: u, policy: newPolicy(u, names)}
 	switch {
 	case u.PlainPassword != "":
 		a.plain = sha256.Sum256([]byte(u.PlainPassword))

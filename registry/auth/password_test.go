@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -25,7 +26,7 @@ func TestPasswords(t *testing.T) {
 			t.Fatalf("%s: %v", u.Name, err)
 		}
 	}
-	p := newPasswords(users)
+	p := newPasswords(users, ref.Names{})
 	tests := []struct {
 		user, password string
 		want           outcome
@@ -61,7 +62,7 @@ func TestDummyHash(t *testing.T) {
 	// With a bcrypt user, an unknown user costs a bcrypt comparison at the
 	// same cost, so that user names cannot be told apart by timing.
 	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost+1)
-	p := newPasswords([]User{{Name: "a", Password: string(hash), Access: AccessRead}})
+	p := newPasswords([]User{{Name: "a", Password: string(hash), Access: AccessRead}}, ref.Names{})
 	d := p.dummy()
 	if !d.hashed {
 		t.Fatal("dummy is not a bcrypt hash")
@@ -70,7 +71,7 @@ func TestDummyHash(t *testing.T) {
 		t.Errorf("dummy cost %d", c)
 	}
 	// Only plain passwords: the dummy is plain too.
-	if newPasswords([]User{{Name: "a", PlainPassword: "pw"}}).dummy().hashed {
+	if newPasswords([]User{{Name: "a", PlainPassword: "pw"}}, ref.Names{}).dummy().hashed {
 		t.Error("dummy hashed for plain users")
 	}
 }
@@ -79,7 +80,7 @@ func TestNoPasswordInClearUnlessSaid(t *testing.T) {
 	// A Password that is not a bcrypt hash matches nothing, not even
 	// itself: only PlainPassword is compared in clear. (Validate refuses
 	// such users; a UserSource could still hand one over.)
-	p := newPasswords([]User{{Name: "a", Password: "*0", Access: AccessRead}})
+	p := newPasswords([]User{{Name: "a", Password: "*0", Access: AccessRead}}, ref.Names{})
 	for _, pw := range []string{"*0", "", "x"} {
 		if _, got := p.check("a", pw); got != badPassword {
 			t.Errorf("check(a, %q) = %v, want badPassword", pw, got)

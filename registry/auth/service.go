@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/shadowreg/shadowreg/internal/ref"
 )
 
 // TokenPath is where TokenHandler must be mounted: the challenge's realm is
@@ -45,6 +46,15 @@ type Options struct {
 	// Users supplies users beyond the configured ones (buildset
 	// credentials); nil for none.
 	Users UserSource
+
+	// Names resolves the names of token scopes and configured prefixes
+	// (the buildset prefix); the zero value is ref's default.
+	Names ref.Names
+
+	// Chains tells the buildsets each buildset reads through, for the
+	// rights of identities bound to a buildset or limited to buildset
+	// prefixes; nil: a buildset reads only itself.
+	Chains Chains
 }
 
 // Service authenticates clients, issues tokens and authorizes requests.
@@ -57,6 +67,8 @@ type Service struct {
 	signer    *signer
 	parser    *jwt.Parser
 	passwords *passwords
+	names     ref.Names
+	chains    Chains
 }
 
 // New validates cfg, reads the key file if any and returns the Service.
@@ -75,7 +87,9 @@ func New(cfg Config, opts Options) (*Service, error) {
 		now:       opts.Now,
 		log:       opts.Logger,
 		signer:    sig,
-		passwords: newPasswords(cfg.Users),
+		passwords: newPasswords(cfg.Users, opts.Names),
+		names:     opts.Names,
+		chains:    opts.Chains,
 	}
 	s.passwords.source = opts.Users
 	if s.publicURL != "" && !strings.HasPrefix(s.publicURL, "http://") && !strings.HasPrefix(s.publicURL, "https://") {

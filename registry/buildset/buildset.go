@@ -16,12 +16,12 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/storage"
 	"github.com/shadowreg/shadowreg/storage/driver"
@@ -55,14 +55,10 @@ func Username(id string) string { return userPrefix + id }
 const userPrefix = "buildset-"
 
 // Area is the store area holding a buildset's content.
-func Area(id string) string { return "bs." + id }
+func Area(id string) string { return ref.BuildsetArea(id) }
 
-var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-
-// ValidID reports whether id can name a buildset: lower case letters,
-// digits, ".", "_" and "-", starting with a letter or digit, at most 64
-// characters (Zuul's buildset UUIDs are 32 hex digits).
-func ValidID(id string) bool { return idRE.MatchString(id) }
+// ValidID reports whether id can name a buildset (ref.ValidBuildsetID).
+func ValidID(id string) bool { return ref.ValidBuildsetID(id) }
 
 // Spec is what a buildset is created with.
 type Spec struct {
@@ -283,13 +279,14 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 
 // Promote makes a buildset's images visible in the shared area — what
 // happens when its change merges — by copying its links, not its blobs.
-// It returns the number of links copied.
-func (m *Manager) Promote(ctx context.Context, id string) (int, error) {
+// It returns the number of links copied. check (see storage.Promote) is
+// given the shared repositories it will write before it writes any.
+func (m *Manager) Promote(ctx context.Context, id string, check func(repos []string) error) (int, error) {
 	b, err := m.Get(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	n, err := m.store.Promote(ctx, Area(id), storage.SharedArea)
+	n, err := m.store.Promote(ctx, Area(id), storage.SharedArea, check)
 	if err != nil {
 		return n, err
 	}
@@ -303,33 +300,74 @@ func (m *Manager) Promote(ctx context.Context, id string) (int, error) {
 }
 
 // Areas is the order reads of buildset b go through: b, its parents in
-// order (each followed by its own parents), then the shared area. Parents
-// that were deleted or expired are skipped: a child then falls through to
-// the shared area and upstream.
-func (m *Manager) Areas(ctx context.Context, b *Buildset) []string {
+// order (each followed by its own parents), then the shared area.
+func (m *Manager) Areas(ctx context.Context, b *Buildset) ([]string, error) {
+	ids, err := m.chain(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ids)+1)
+	for _, id := range ids {
+		out = append(out, Area(id))
+	}
+	return append(out, storage.SharedArea), nil
+}
+
+// Chain is auth.Chains: the ids of buildset id's overlay chain, id first;
+// none when id does not exist or has expired.
+func (m *Manager) Chain(ctx context.Context, id string) ([]string, error) {
+	b, err := m.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.chain(ctx, b)
+}
+
+// chain walks b and its parents, depth first, in order. A parent that was
+// deleted or expired (or whose id was reused by an unrelated buildset) is
+// left out: the child then falls through to what remains, as documented.
+// Any other error reading a parent fails the whole chain: a chain without
+// a parent that is merely out of reach would serve the shared or upstream
+// image where the parent's speculative one belongs.
+func (m *Manager) chain(ctx context.Context, b *Buildset) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
-	var walk func(b *Buildset, depth int)
-	walk = func(b *Buildset, depth int) {
-		if seen[b.ID] || depth > 32 {
-			return
+	var walk func(b *Buildset, depth int) error
+	walk = func(b *Buildset, depth int) error {
+		if seen[b.ID] || depth > maxDepth {
+			return nil
 		}
 		seen[b.ID] = true
-		out = append(out, Area(b.ID))
+		out = append(out, b.ID)
 		for i, p := range b.Parents {
 			pb, err := m.Get(ctx, p)
-			if err != nil {
+			if errors.Is(err, ErrNotFound) {
 				continue
+			}
+			if err != nil {
+				return fmt.Errorf("buildset %s: reading parent %s: %w", b.ID, p, err)
 			}
 			if i < len(b.ParentsCreated) && !pb.Created.Equal(b.ParentsCreated[i]) {
 				continue // the parent was deleted and its id reused
 			}
-			walk(pb, depth+1)
+			if err := walk(pb, depth+1); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	walk(b, 0)
-	return append(out, storage.SharedArea)
+	if err := walk(b, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
+
+// maxDepth bounds a chain's depth (parents are fixed at creation, so
+// chains cannot loop; this bounds a hand-edited store).
+const maxDepth = 32
 
 // ExpiredIDs lists the buildsets whose time is up.
 func (m *Manager) ExpiredIDs(ctx context.Context) ([]string, error) {
@@ -360,7 +398,7 @@ func (m *Manager) DeleteMetadata(ctx context.Context, ids []string) error {
 
 // Quota is storage.Options.Quota: a buildset area's quota.
 func (m *Manager) Quota(ctx context.Context, area string) (int64, error) {
-	id, ok := strings.CutPrefix(area, "bs.")
+	id, ok := ref.BuildsetOfArea(area)
 	if !ok {
 		return 0, nil
 	}

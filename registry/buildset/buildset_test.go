@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/registry/buildset"
 	"github.com/shadowreg/shadowreg/storage"
@@ -77,13 +78,22 @@ func (e *env) get(id string) *buildset.Buildset {
 	return b
 }
 
+// areas is Areas of b; an error fails the test.
+func (e *env) areas(b *buildset.Buildset) []string {
+	a, err := e.mgr.Areas(e.t.Context(), b)
+	if err != nil {
+		e.t.Errorf("Areas(%s): %v", b.ID, err)
+	}
+	return a
+}
+
 // repo is repository name in buildset id (its areas), or in the shared
 // area when id is "".
 func (e *env) repo(id, name string) *storage.Repo {
 	e.t.Helper()
 	areas := []string{storage.SharedArea}
 	if id != "" {
-		areas = e.mgr.Areas(e.t.Context(), e.get(id))
+		areas = e.areas(e.get(id))
 	}
 	r, err := e.store.Repo(name, areas...)
 	if err != nil {
@@ -354,7 +364,7 @@ func TestCyclesImpossible(t *testing.T) {
 	}
 	e.create(buildset.Spec{ID: "a", Parents: []string{"b"}}) // b's parent is "a" again
 	done := make(chan []string)
-	go func() { done <- e.mgr.Areas(ctx, e.get("a")) }()
+	go func() { done <- e.areas(e.get("a")) }()
 	select {
 	case areas := <-done:
 		if !slices.Equal(areas, []string{"bs.a", "bs.b", storage.SharedArea}) {
@@ -363,7 +373,7 @@ func TestCyclesImpossible(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Areas loops on a cycle of parents")
 	}
-	if areas := e.mgr.Areas(ctx, e.get("b")); !slices.Equal(areas, []string{"bs.b", "bs.a", storage.SharedArea}) {
+	if areas := e.areas(e.get("b")); !slices.Equal(areas, []string{"bs.b", "bs.a", storage.SharedArea}) {
 		t.Errorf("Areas(b) = %v, want [bs.b bs.a shared]", areas)
 	}
 }
@@ -457,7 +467,7 @@ func TestAreasOrder(t *testing.T) {
 
 	check := func(id string, want ...string) {
 		t.Helper()
-		if got := e.mgr.Areas(ctx, e.get(id)); !slices.Equal(got, want) {
+		if got := e.areas(e.get(id)); !slices.Equal(got, want) {
 			t.Errorf("Areas(%s) = %v, want %v", id, got, want)
 		}
 	}
@@ -477,7 +487,7 @@ func TestAreasOrder(t *testing.T) {
 	if err := e.mgr.Delete(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
-	got := e.mgr.Areas(ctx, e.get("c"))
+	got := e.areas(e.get("c"))
 	if slices.Contains(got, "bs.b") || got[0] != "bs.c" || got[len(got)-1] != "shared" {
 		t.Errorf("Areas(c) with b deleted = %v, want bs.c first, shared last, no bs.b", got)
 	}
@@ -496,7 +506,7 @@ func TestPromoteCopiesLinksOnly(t *testing.T) {
 		t.Fatalf("before promotion the shared area has it: %v", err)
 	}
 	blobsBefore := e.files("blobs")
-	n, err := e.mgr.Promote(ctx, "a")
+	n, err := e.mgr.Promote(ctx, "a", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +539,7 @@ func TestPromoteCopiesLinksOnly(t *testing.T) {
 	if err := whole(ctx, e.repo("", "docker.io/library/app"), "1", img); err != nil {
 		t.Errorf("after the buildset was deleted and collected: %v", err)
 	}
-	if _, err := e.mgr.Promote(ctx, "a"); !errors.Is(err, buildset.ErrNotFound) {
+	if _, err := e.mgr.Promote(ctx, "a", nil); !errors.Is(err, buildset.ErrNotFound) {
 		t.Errorf("promoting a deleted buildset: %v", err)
 	}
 }
@@ -602,6 +612,20 @@ func authService(t *testing.T, e *env) *auth.Service {
 	return svc
 }
 
+// authz authenticates r and authorizes want, whose names it resolves as
+// the registry does (with the identity's buildset).
+func authz(svc *auth.Service, r *http.Request, want []auth.Access) (*auth.Identity, error) {
+	id := svc.Authenticate(r)
+	canonical := make([]auth.Access, 0, len(want))
+	for _, a := range want {
+		if n, err := (ref.Names{}).Canonical(a.Name, id.Buildset); err == nil {
+			a.Name = n
+		}
+		canonical = append(canonical, a)
+	}
+	return id, svc.Authorize(r, id, canonical)
+}
+
 func basicRequest(user, password string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/v2/library/app/manifests/1", nil)
 	r.SetBasicAuth(user, password)
@@ -625,7 +649,7 @@ func TestUserCredentials(t *testing.T) {
 		}
 	}
 	want := []auth.Access{auth.Repository("library/app", auth.ActionPull, auth.ActionPush)}
-	id, err := svc.Authorize(basicRequest("buildset-ci2", pw), want)
+	id, err := authz(svc, basicRequest("buildset-ci2", pw), want)
 	if err != nil {
 		t.Fatalf("the buildset's credentials: %v", err)
 	}
@@ -633,17 +657,17 @@ func TestUserCredentials(t *testing.T) {
 		t.Errorf("identity %+v, want buildset-ci2 bound to ci2", id)
 	}
 	var ae *auth.Error
-	if _, err := svc.Authorize(basicRequest("buildset-ci2", pw+"x"), want); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+	if _, err := authz(svc, basicRequest("buildset-ci2", pw+"x"), want); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
 		t.Errorf("a wrong password: %v, want 401", err)
 	}
-	if _, err := svc.Authorize(basicRequest("buildset-ci", pw), want); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+	if _, err := authz(svc, basicRequest("buildset-ci", pw), want); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
 		t.Errorf("another buildset's password: %v, want 401", err)
 	}
 	// A token issued to the buildset works while it lives.
 	token := fetchToken(t, svc, "buildset-ci2", pw, "repository:library/app:pull,push")
 	tokReq := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/v2/library/app/manifests/1", nil)
 	tokReq.Header.Set("Authorization", "Bearer "+token)
-	if id, err := svc.Authorize(tokReq, want); err != nil || id.Buildset != "ci2" {
+	if id, err := authz(svc, tokReq, want); err != nil || id.Buildset != "ci2" {
 		t.Errorf("the buildset's token: %v, %v", id, err)
 	}
 
@@ -652,10 +676,10 @@ func TestUserCredentials(t *testing.T) {
 	if _, ok := e.mgr.User("buildset-ci2"); ok {
 		t.Error("User() of an expired buildset")
 	}
-	if _, err := svc.Authorize(basicRequest("buildset-ci2", pw), want); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+	if _, err := authz(svc, basicRequest("buildset-ci2", pw), want); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
 		t.Errorf("the credentials of an expired buildset: %v, want 401", err)
 	}
-	if _, err := svc.Authorize(tokReq, want); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+	if _, err := authz(svc, tokReq, want); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
 		t.Errorf("a token of an expired buildset: %v, want 401", err)
 	}
 }
@@ -669,26 +693,26 @@ func TestUserCredentialsDieWithBuildset(t *testing.T) {
 	ctx := t.Context()
 	want := []auth.Access{auth.Repository("library/app", auth.ActionPull, auth.ActionPush)}
 	_, old := e.create(buildset.Spec{ID: "reused"})
-	if _, err := svc.Authorize(basicRequest("buildset-reused", old), want); err != nil {
+	if _, err := authz(svc, basicRequest("buildset-reused", old), want); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.mgr.Delete(ctx, "reused"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Authorize(basicRequest("buildset-reused", old), want); err == nil {
+	if _, err := authz(svc, basicRequest("buildset-reused", old), want); err == nil {
 		t.Error("the credentials of a deleted buildset still authenticate")
 	}
 	_, fresh := e.create(buildset.Spec{ID: "reused"})
 	if fresh == old {
 		t.Fatal("the same password twice")
 	}
-	if id, err := svc.Authorize(basicRequest("buildset-reused", old), want); err == nil {
+	if id, err := authz(svc, basicRequest("buildset-reused", old), want); err == nil {
 		t.Errorf("the deleted buildset's password opens the new buildset of the same id (identity %+v)", id)
 	}
-	if _, err := svc.Authorize(basicRequest("buildset-reused", fresh), want); err != nil {
+	if _, err := authz(svc, basicRequest("buildset-reused", fresh), want); err != nil {
 		t.Errorf("the new buildset's credentials: %v", err)
 	}
-	if id, err := svc.Authorize(basicRequest("buildset-reused", old), want); err == nil {
+	if id, err := authz(svc, basicRequest("buildset-reused", old), want); err == nil {
 		t.Errorf("after the new password was used: the deleted buildset's password still opens the new buildset (identity %+v)", id)
 	}
 }
@@ -724,10 +748,10 @@ func TestReusedParentIDIsNotTheParent(t *testing.T) {
 	}
 	e.clock.Add(time.Second)
 	e.create(buildset.Spec{ID: "a", Parents: []string{"b"}}) // would be a cycle a → b → a
-	if got := e.mgr.Areas(ctx, e.get("b")); !slices.Equal(got, []string{"bs.b", "shared"}) {
+	if got := e.areas(e.get("b")); !slices.Equal(got, []string{"bs.b", "shared"}) {
 		t.Errorf("Areas(b) = %v: the new a is not b's parent", got)
 	}
-	if got := e.mgr.Areas(ctx, e.get("a")); !slices.Equal(got, []string{"bs.a", "bs.b", "shared"}) {
+	if got := e.areas(e.get("a")); !slices.Equal(got, []string{"bs.a", "bs.b", "shared"}) {
 		t.Errorf("Areas(a) = %v", got)
 	}
 }

@@ -3,12 +3,11 @@ package config
 import (
 	"fmt"
 	"maps"
-	"net"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry/upstream"
 )
 
@@ -40,32 +39,15 @@ func (u Upstream) TagTTLOrDefault() time.Duration {
 	return time.Duration(*u.TagTTL)
 }
 
-// dockerHubAliases are the names Docker Hub goes by; they all configure the
-// docker.io namespace.
-var dockerHubAliases = []string{"docker.io", "index.docker.io", "registry-1.docker.io"}
-
 // NormalizeNamespace maps a configured namespace to the name shadowreg
-// files it under: lower case, Docker Hub's aliases to docker.io.
+// files it under (ref.Namespace: lower case, Docker Hub's aliases to
+// docker.io); validateUpstreams has checked it.
 func NormalizeNamespace(ns string) string {
-	ns = strings.ToLower(ns)
-	if slices.Contains(dockerHubAliases, ns) {
-		return "docker.io"
+	n, ok := ref.Namespace(ns)
+	if !ok {
+		return strings.ToLower(ns)
 	}
-	return ns
-}
-
-// hostRE is a registry host name with an optional port, as in the first
-// component of a repository name (registry.ParseName).
-var hostRE = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$`)
-
-// validNamespace: a registry host, optionally with a port, that names a
-// namespace: it has a "." or ":", or is localhost.
-func validNamespace(ns string) bool {
-	host := ns
-	if h, _, err := net.SplitHostPort(ns); err == nil {
-		host = h
-	}
-	return hostRE.MatchString(ns) && (host == "localhost" || strings.ContainsAny(ns, ".:"))
+	return n
 }
 
 func (c *Config) validateUpstreams() error {
@@ -73,7 +55,7 @@ func (c *Config) validateUpstreams() error {
 	for _, ns := range slices.Sorted(maps.Keys(c.Upstreams)) {
 		u := c.Upstreams[ns]
 		key := "upstreams." + ns
-		if !validNamespace(ns) {
+		if _, ok := ref.Namespace(ns); !ok {
 			return fmt.Errorf("%s: %q is not a registry host name (like docker.io, quay.io or localhost:5000)", key, ns)
 		}
 		norm := NormalizeNamespace(ns)

@@ -2,15 +2,14 @@ package upstream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/shadowreg/shadowreg/internal/ref"
 )
 
 // Defaults for the zero values of Options.
@@ -53,7 +52,6 @@ type Client struct {
 	namespace   string
 	name        string
 	base        string // scheme://host[:port], no trailing slash
-	dockerHub   bool
 	http        *http.Client
 	log         *slog.Logger
 	now         func() time.Time
@@ -71,16 +69,18 @@ type Client struct {
 // New returns the client of the upstream serving namespace (the registry's
 // host name as clients know it: "docker.io", "quay.io").
 func New(namespace string, cfg Config, opts Options) (*Client, error) {
-	if namespace == "" {
-		return nil, errors.New("upstream: empty namespace")
+	ns, ok := ref.Namespace(namespace)
+	if !ok {
+		return nil, fmt.Errorf("upstream: %q is not a registry host name", namespace)
 	}
+	namespace = ns
 	if err := cfg.Validate("upstreams." + namespace); err != nil {
 		return nil, err
 	}
 	c := &Client{
-		namespace:   namespace,
-		base:        strings.TrimSuffix(cfg.URL, "/"),
-		dockerHub:   namespace == "docker.io" || namespace == "index.docker.io",
+		namespace: namespace,
+		base:      strings.TrimSuffix(cfg.URL, "/"),
+
 		log:         opts.Logger,
 		now:         opts.Now,
 		sleep:       sleepCtx,
@@ -147,34 +147,28 @@ func (c *Client) Name() string { return c.name }
 // Namespace returns the namespace the client serves.
 func (c *Client) Namespace() string { return c.namespace }
 
-// nameRE is the repository name grammar of the distribution spec. Checking
-// it also keeps a name from smuggling "..", "?" or "#" into request URLs.
-var nameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
-
-var tagRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-
-// repoName validates repo and applies Docker Hub's implicit "library/".
+// repoName validates repo (ref's grammar, which also keeps a name from
+// smuggling "..", "?" or "#" into request URLs) and applies Docker Hub's
+// implicit "library/".
 func (c *Client) repoName(repo string) (string, error) {
-	if len(repo) > 255 || !nameRE.MatchString(repo) {
+	p, ok := ref.NormalizePath(c.namespace, repo)
+	if !ok {
 		return "", fmt.Errorf("upstream %s: invalid repository name %q", c.name, oneLine(repo, 300))
 	}
-	if c.dockerHub && !strings.Contains(repo, "/") {
-		repo = "library/" + repo
-	}
-	return repo, nil
+	return p, nil
 }
 
 // parseRef tells a tag from a digest reference; the digest is "" for a tag.
-func (c *Client) parseRef(ref string) (digest.Digest, error) {
-	if strings.Contains(ref, ":") {
-		d, err := digest.Parse(ref)
+func (c *Client) parseRef(reference string) (digest.Digest, error) {
+	if strings.Contains(reference, ":") {
+		d, err := digest.Parse(reference)
 		if err != nil {
-			return "", fmt.Errorf("upstream %s: invalid digest %q: %v", c.name, oneLine(ref, 200), err)
+			return "", fmt.Errorf("upstream %s: invalid digest %q: %v", c.name, oneLine(reference, 200), err)
 		}
 		return d, nil
 	}
-	if !tagRE.MatchString(ref) {
-		return "", fmt.Errorf("upstream %s: invalid tag %q", c.name, oneLine(ref, 200))
+	if !ref.ValidTag(reference) {
+		return "", fmt.Errorf("upstream %s: invalid tag %q", c.name, oneLine(reference, 200))
 	}
 	return "", nil
 }

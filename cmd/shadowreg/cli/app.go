@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/shadowreg/shadowreg/internal/ref"
 	"github.com/shadowreg/shadowreg/registry"
 	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/registry/buildset"
@@ -123,11 +124,13 @@ func (a *app) newNamespaces() (map[string]*shadow.Namespace, error) {
 // handler builds the HTTP side: the registry, the token endpoint and the
 // admin API.
 func (a *app) handler() (http.Handler, error) {
+	names := ref.Names{BuildsetPrefix: a.cfg.Buildsets.Prefix}
 	opts := registry.Options{
 		Resolver: registry.NewRouter(a.store, a.namespaces, registry.RouterOptions{
 			Local: shadow.Options{Logger: a.log, Served: a.m.servedFrom}, Buildsets: a.buildsets,
-			Prefix: a.cfg.Buildsets.Prefix, Implicit: a.cfg.Buildsets.Implicit,
+			Implicit: a.cfg.Buildsets.Implicit,
 		}),
+		Names:            names,
 		Logger:           a.log,
 		Metrics:          a.metrics,
 		MaxManifestBytes: a.cfg.Limits.MaxManifestBytes,
@@ -135,7 +138,8 @@ func (a *app) handler() (http.Handler, error) {
 		RedirectBlobs:    a.cfg.Storage.Driver == "s3" && a.cfg.Storage.S3.Redirect,
 	}
 	if c := a.cfg.Auth; c != nil {
-		svc, err := auth.New(*c, auth.Options{PublicURL: a.cfg.PublicURL, Logger: a.log, Users: a.buildsets})
+		svc, err := auth.New(*c, auth.Options{PublicURL: a.cfg.PublicURL, Logger: a.log, Users: a.buildsets,
+			Names: names, Chains: a.buildsets})
 		if err != nil {
 			return nil, err
 		}
