@@ -33,7 +33,7 @@ func TestS3Conformance(t *testing.T) {
 // TestS3Redirect: with storage.s3.redirect: true, blob GETs answer 307 to a
 // presigned MinIO URL. The conformance suite, skopeo and crane must still
 // pass, following the redirects to MinIO. Reports:
-// .cache/conformance/<target>-s3-redirect-1.1+dev/.
+// .cache/conformance/<target>-s3-redirect-1.1+dev-redirect/.
 func TestS3Redirect(t *testing.T) {
 	t.Parallel()
 	requireS3Target(t)
@@ -44,7 +44,7 @@ func TestS3Redirect(t *testing.T) {
 	srv := startS3Server(t, m, s3Options{Prefix: s3Prefix(t), Redirect: true})
 
 	t.Run("conformance", func(t *testing.T) {
-		runConformance(t, srv, target+"-s3-redirect", profileFull)
+		runConformance(t, srv, target+"-s3-redirect", profileRedirect)
 	})
 
 	t.Run("clients", func(t *testing.T) {
