@@ -46,6 +46,7 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req *request) e
 	if r.Method == http.MethodHead {
 		desc, err = repo.BlobStat(r.Context(), d)
 	} else if blob, err = repo.BlobOpen(r.Context(), d); err == nil {
+		defer blob.Close() // whatever the answer: a 304 or 416 reads nothing
 		desc = blob.Descriptor()
 	}
 	if err != nil {
@@ -69,13 +70,14 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req *request) e
 	if !partial {
 		rng = byteRange{start: 0, end: desc.Size - 1}
 	}
-	if r.Method == http.MethodGet && s.opts.RedirectBlobs {
-		if url, ok := repo.Local().BlobURL(r.Context(), d, blobRedirectExpiry); ok {
-			if _, err := repo.Local().BlobStat(r.Context(), d); err == nil {
-				h.Del("Content-Type")
-				http.Redirect(w, r, url, http.StatusTemporaryRedirect)
-				return nil
-			}
+	// Redirect what the storage holds, verified (found locally or in the
+	// cache), never a blob still being fetched: the decision is made on
+	// the blob opened, not on a second lookup.
+	if rd, ok := blob.(storage.Redirecter); ok && r.Method == http.MethodGet && s.opts.RedirectBlobs {
+		if url, ok := rd.URL(r.Context(), blobRedirectExpiry); ok {
+			h.Del("Content-Type")
+			http.Redirect(w, r, url, http.StatusTemporaryRedirect)
+			return nil
 		}
 	}
 	h.Set("Content-Length", strconv.FormatInt(rng.length(), 10))

@@ -43,12 +43,25 @@ func (s *Store) blobStat(ctx context.Context, d digest.Digest) (ocispec.Descript
 }
 
 // Blob is an opened blob: its descriptor, and its bytes from any offset.
-// Shadowing repositories return blobs still being fetched from upstream.
+// Shadowing repositories return blobs still being fetched from upstream,
+// which hold a file open from the moment they are opened: every Blob is
+// closed by whoever opened it, on every path, read or not (a 304, a 416 or
+// a HEAD reads nothing).
 type Blob interface {
 	Descriptor() ocispec.Descriptor
 	// Reader reads the blob from offset. The filesystem's reader is an
-	// *os.File, so copying it into a response uses sendfile.
+	// *os.File, so copying it into a response uses sendfile. Readers are
+	// closed on their own; closing one does not close the Blob.
 	Reader(ctx context.Context, offset int64) (io.ReadCloser, error)
+	// Close releases what the blob holds. It is safe to call more than once.
+	Close() error
+}
+
+// Redirecter is implemented by blobs that clients can read straight from
+// the storage (a presigned S3 URL): stored, verified content, wherever it
+// was found — the shared area, a buildset, the cache.
+type Redirecter interface {
+	URL(ctx context.Context, expiry time.Duration) (string, bool)
 }
 
 // BlobOpen opens blob d if the repository holds it.
@@ -75,14 +88,17 @@ func (b *storedBlob) Reader(ctx context.Context, offset int64) (io.ReadCloser, e
 	return rc, err
 }
 
-// BlobURL returns a direct, temporary URL for blob d when the driver offers
-// them (presigned S3 URLs); ok is false otherwise.
-func (r *Repo) BlobURL(ctx context.Context, d digest.Digest, expiry time.Duration) (string, bool) {
-	u, isURLer := r.s.d.(driver.URLer)
+// Close: a stored blob holds nothing until a Reader is opened.
+func (b *storedBlob) Close() error { return nil }
+
+// URL is Redirecter: a direct, temporary URL for the blob when the driver
+// offers them (presigned S3 URLs).
+func (b *storedBlob) URL(ctx context.Context, expiry time.Duration) (string, bool) {
+	u, isURLer := b.s.d.(driver.URLer)
 	if !isURLer {
 		return "", false
 	}
-	url, err := u.URLFor(ctx, blobPath(d), expiry)
+	url, err := u.URLFor(ctx, blobPath(b.desc.Digest), expiry)
 	return url, err == nil
 }
 

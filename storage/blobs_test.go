@@ -64,7 +64,14 @@ func TestBlobOpenAndRead(t *testing.T) {
 	if _, err := repo(t, s, "a/c").BlobStat(ctx, d); !errors.Is(err, ErrBlobUnknown) {
 		t.Errorf("BlobStat in another repository = %v, want ErrBlobUnknown", err)
 	}
-	if _, ok := r.BlobURL(ctx, d, 0); ok {
+	stored, err := r.BlobOpen(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stored.Close()
+	if rd, ok := stored.(Redirecter); !ok {
+		t.Error("a stored blob is no Redirecter")
+	} else if _, ok := rd.URL(ctx, 0); ok {
 		t.Error("the filesystem driver handed out a blob URL")
 	}
 }

@@ -234,6 +234,7 @@ func gcReadBlob(t *testing.T, r *Repo, d digest.Digest) error {
 	if err != nil {
 		return fmt.Errorf("BlobOpen(%s): %w", d, err)
 	}
+	defer b.Close()
 	rc, err := b.Reader(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("Reader(%s): %w", d, err)

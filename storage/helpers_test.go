@@ -71,6 +71,7 @@ func readBlob(t testing.TB, r *Repo, d digest.Digest) []byte {
 	if err != nil {
 		t.Fatalf("BlobOpen(%s): %v", d, err)
 	}
+	defer b.Close()
 	rc, err := b.Reader(ctx, 0)
 	if err != nil {
 		t.Fatal(err)

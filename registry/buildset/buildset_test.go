@@ -174,6 +174,7 @@ func whole(ctx context.Context, r *storage.Repo, tag string, img image) error {
 		if err != nil {
 			return fmt.Errorf("BlobOpen(%s): %w", d, err)
 		}
+		defer b.Close()
 		rc, err := b.Reader(ctx, 0)
 		if err != nil {
 			return err

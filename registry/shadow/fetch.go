@@ -324,6 +324,16 @@ type fetchingBlob struct {
 
 func (b *fetchingBlob) Descriptor() ocispec.Descriptor { return blobDescriptor(b.f.d, b.f.size) }
 
+// Close releases the spool when no Reader took it over.
+func (b *fetchingBlob) Close() error {
+	if b.fd == nil {
+		return nil
+	}
+	err := b.fd.Close()
+	b.fd = nil
+	return err
+}
+
 // Reader reads the spool from offset. It takes over the file opened when the
 // request joined; a second Reader of the same blob reads what the fetch left.
 func (b *fetchingBlob) Reader(ctx context.Context, offset int64) (io.ReadCloser, error) {
@@ -334,7 +344,12 @@ func (b *fetchingBlob) Reader(ctx context.Context, offset int64) (io.ReadCloser,
 		if err != nil {
 			return nil, err
 		}
-		return blob.Reader(ctx, offset)
+		rc, err := blob.Reader(ctx, offset)
+		if err != nil {
+			blob.Close()
+			return nil, err
+		}
+		return &closingReader{ReadCloser: rc, blob: blob}, nil
 	}
 	f := b.f
 	r := &spoolReader{f: f, ctx: ctx, fd: fd, pos: offset}
@@ -422,4 +437,18 @@ func (r *spoolReader) WriteTo(w io.Writer) (int64, error) {
 func (r *spoolReader) Close() error {
 	r.stop()
 	return r.fd.Close()
+}
+
+// closingReader closes the blob it reads when it is closed itself.
+type closingReader struct {
+	io.ReadCloser
+	blob storage.Blob
+}
+
+func (r *closingReader) Close() error {
+	err := r.ReadCloser.Close()
+	if cerr := r.blob.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

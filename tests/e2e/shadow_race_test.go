@@ -99,6 +99,7 @@ func TestShadowSingleFetchRace(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			defer b.Close()
 			rc, err := b.Reader(ctx, 0)
 			if err != nil {
 				return err
