@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // ErrNotFound is wrapped by errors about content the upstream does not have:
@@ -68,6 +69,20 @@ type statusError struct {
 	code   int    // HTTP status
 	text   string // "404 Not Found: MANIFEST_UNKNOWN: manifest unknown"
 	sentry error  // ErrNotFound, ErrUnauthorized or nil, for errors.Is
+	// retryAfter is what the upstream's Retry-After said (a 429 or 503);
+	// 0 when it said nothing.
+	retryAfter time.Duration
+}
+
+// RateLimited reports whether err is the upstream rate limiting us (429),
+// and for how long it asked us to wait (0 when it did not say). The
+// registry passes that on to its client rather than answer 502.
+func RateLimited(err error) (retryAfter time.Duration, ok bool) {
+	var s *statusError
+	if !errors.As(err, &s) || s.code != http.StatusTooManyRequests {
+		return 0, false
+	}
+	return s.retryAfter, true
 }
 
 func (e *statusError) Error() string { return e.text }

@@ -66,13 +66,24 @@ func (c *Client) send(ctx context.Context, r *request) (*http.Response, []byte, 
 		case resp.StatusCode >= 200 && resp.StatusCode <= 299:
 			return resp, data, nil
 		default:
-			err = newStatusError(resp.StatusCode, data, r.toRealm)
+			se := newStatusError(resp.StatusCode, data, r.toRealm)
+			err = se
+			d, hasRetryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+			if hasRetryAfter {
+				se.retryAfter = d
+			}
 			if !retryableStatus(resp.StatusCode) || tries >= c.retries {
 				return nil, nil, err
 			}
 			wait = c.backoffFor(tries)
-			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
-				wait = min(d, maxRetryAfter) // the upstream knows when it will be back
+			if hasRetryAfter {
+				if d > maxRetryAfter {
+					// Longer than any client waits for an answer: say so now
+					// (the registry passes the 429 and its Retry-After on),
+					// rather than hold every waiting client and fail later.
+					return nil, nil, err
+				}
+				wait = d // the upstream knows when it will be back
 			}
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {

@@ -86,7 +86,6 @@ func TestRetryAfter(t *testing.T) {
 	}{
 		{"7", 7 * time.Second},
 		{clk.Now().Add(12 * time.Second).Format(http.TimeFormat), 12 * time.Second},
-		{"3600", maxRetryAfter},
 	} {
 		reg := newFakeRegistry()
 		reg.addManifest("org/app", "v1", "", []byte(ociManifest))
@@ -98,6 +97,28 @@ func TestRetryAfter(t *testing.T) {
 		if w := sl.all(); len(w) != 1 || w[0] != tc.want {
 			t.Errorf("Retry-After %q: waited %v, want %v", tc.header, w, tc.want)
 		}
+	}
+}
+
+// TestRetryAfterTooLong: an upstream asking for more than maxRetryAfter is
+// not waited for at all (it would hold every client for the whole retry
+// budget, then fail): the error says so at once, with how long it asked.
+func TestRetryAfterTooLong(t *testing.T) {
+	clk := newClock()
+	reg := newFakeRegistry()
+	reg.addManifest("org/app", "v1", "", []byte(ociManifest))
+	reg.hook = failing(1, http.StatusTooManyRequests, "3600")
+	c, sl := testClient(t, serve(t, reg).URL, Config{}, Options{Now: clk.Now})
+	_, err := c.Manifest(context.Background(), "org/app", "v1")
+	d, limited := RateLimited(err)
+	if !limited || d != time.Hour || !IsUnavailable(err) {
+		t.Errorf("err = %v (rate limited %v for %v), want a 429 asking for 1h", err, limited, d)
+	}
+	if w := sl.all(); len(w) != 0 {
+		t.Errorf("waited %v before giving up", w)
+	}
+	if _, limited := RateLimited(errors.New("x")); limited {
+		t.Error("any error is rate limiting")
 	}
 }
 
