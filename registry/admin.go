@@ -88,21 +88,11 @@ type admin struct{ o AdminOptions }
 func (a *admin) wrap(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			writeError(w, r, adminError(err))
+			e := asError(err)
+			setErrorCode(r, string(e.Code))
+			writeError(w, r, e)
 		}
 	}
-}
-
-func adminError(err error) *Error {
-	switch {
-	case errors.Is(err, buildset.ErrNotFound):
-		return errorf("NAME_UNKNOWN", "%v", err)
-	case errors.Is(err, buildset.ErrExists):
-		return errorf("NAME_INVALID", "%v", err).withStatus(http.StatusConflict)
-	case errors.Is(err, buildset.ErrInvalid):
-		return errorf("NAME_INVALID", "%v", err)
-	}
-	return asError(err)
 }
 
 // authorize decides an admin request on canonical resources (ref.

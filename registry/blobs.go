@@ -65,7 +65,7 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req *request) e
 	rng, partial, err := parseRange(r.Header.Get("Range"), desc.Size)
 	if errors.Is(err, errRangeUnsatisfiable) {
 		return errorf("RANGE_INVALID", "range %q cannot be satisfied by a blob of %d bytes", r.Header.Get("Range"), desc.Size).
-			withHeader("Content-Range", "bytes */"+strconv.FormatInt(desc.Size, 10))
+			WithHeader("Content-Range", "bytes */"+strconv.FormatInt(desc.Size, 10))
 	}
 	if !partial {
 		rng = byteRange{start: 0, end: desc.Size - 1}

@@ -9,18 +9,23 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shadowreg/shadowreg/internal/errcode"
+	"github.com/shadowreg/shadowreg/internal/ref"
+	"github.com/shadowreg/shadowreg/registry/auth"
+	"github.com/shadowreg/shadowreg/registry/buildset"
 	"github.com/shadowreg/shadowreg/storage"
 )
 
 type codedError struct{}
 
 func (codedError) Error() string { return "upstream quay.io is down" }
-func (codedError) OCIError() (int, string, string) {
-	return http.StatusBadGateway, "UNAVAILABLE", "upstream quay.io is down"
+func (codedError) OCIError() *errcode.Error {
+	return errcode.New(errcode.Unavailable, "upstream quay.io is down").WithStatus(http.StatusBadGateway)
 }
 
 // Every error from below becomes one OCI code with its status, wrapped or
@@ -51,13 +56,22 @@ func TestAsError(t *testing.T) {
 		{errors.New("disk on fire"), "UNKNOWN", 500, nil},
 		{fmt.Errorf("s3: get x: %w: dial tcp 127.0.0.1:9000: connection refused", storage.ErrUnavailable), "UNAVAILABLE", 503, http.Header{"Retry-After": {"5"}}},
 		{errorf("TAG_INVALID", "x"), "TAG_INVALID", 400, nil},
-		{errorf("SIZE_INVALID", "x").withStatus(413), "SIZE_INVALID", 413, nil},
+		{errorf("SIZE_INVALID", "x").WithStatus(413), "SIZE_INVALID", 413, nil},
+		{&storage.QuotaExceededError{Used: 1, Allowed: 2, Adding: 3}, "DENIED", 403, nil},
+		{&ref.Error{Name: "A", Reason: "upper case"}, "NAME_INVALID", 400, nil},
+		{buildset.ErrNotFound, "NAME_UNKNOWN", 404, nil},
+		{buildset.ErrExists, "NAME_INVALID", 409, nil},
+		{&auth.Error{Status: 401, Code: "UNAUTHORIZED", Message: "no", Challenge: "Bearer realm=x"}, "UNAUTHORIZED", 401, http.Header{"Www-Authenticate": {"Bearer realm=x"}}},
+		{fmt.Errorf("write uploads/x/data: %w", syscall.ENOSPC), "UNAVAILABLE", 507, http.Header{"Retry-After": {"60"}}},
 	}
 	for _, tt := range tests {
 		for _, err := range []error{tt.err, fmt.Errorf("while doing something: %w", tt.err)} {
 			e := asError(err)
-			if e.Code != tt.code || e.Status != tt.status || e.Message == "" {
-				t.Errorf("asError(%v) = %s %d %q; want %s %d", err, e.Code, e.Status, e.Message, tt.code, tt.status)
+			if string(e.Code) != tt.code || e.HTTPStatus() != tt.status || e.Message == "" {
+				t.Errorf("asError(%v) = %s %d %q; want %s %d", err, e.Code, e.HTTPStatus(), e.Message, tt.code, tt.status)
+			}
+			if _, answer := err.(*errcode.Error); e.Cause == nil && !answer {
+				t.Errorf("asError(%v) kept no cause for the log", err)
 			}
 			for k, v := range tt.header {
 				if got := e.Header.Get(k); got != v[0] {
@@ -75,12 +89,16 @@ func TestAsError(t *testing.T) {
 	if e := asError(codedError{}); e.Message != "upstream quay.io is down" {
 		t.Errorf("a self-explaining error lost its message: %q", e.Message)
 	}
+	if e := asError(errors.New("open /var/lib/shadowreg/blobs/x: permission denied")); strings.Contains(e.Message, "/var/lib") {
+		t.Errorf("an internal error's details reached the client: %q", e.Message)
+	}
 }
 
 func TestErrorCodes(t *testing.T) {
 	t.Parallel()
-	for code, status := range codes {
-		if e := errorf(code, "m %d", 1); e.Status != status || e.Message != "m 1" || e.Error() != code+": m 1" {
+	for _, code := range errcode.Codes() {
+		status := code.Status()
+		if e := errorf(code, "m %d", 1); e.HTTPStatus() != status || e.Message != "m 1" || e.Error() != string(code)+": m 1" {
 			t.Errorf("errorf(%s) = %+v", code, e)
 		}
 		if status < 400 || status > 599 {
@@ -105,7 +123,7 @@ func TestWriteError(t *testing.T) {
 		rec.Header().Set("Docker-Content-Digest", "sha256:abc")
 		rec.Header().Set("Content-Length", "2048")
 		e := errorf("RANGE_INVALID", "no such range").
-			withHeader("Content-Range", "bytes */2048").withHeader("Location", "/v2/x/blobs/uploads/1")
+			WithHeader("Content-Range", "bytes */2048").WithHeader("Location", "/v2/x/blobs/uploads/1")
 		writeError(rec, httptest.NewRequest(method, "/v2/x/blobs/y", nil), e)
 		res := rec.Result()
 		body, _ := io.ReadAll(res.Body)

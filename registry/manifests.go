@@ -100,14 +100,14 @@ func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	max := s.opts.MaxManifestBytes
 	if r.ContentLength > max {
-		return errorf("SIZE_INVALID", "manifest of %d bytes is larger than the limit of %d", r.ContentLength, max).withStatus(http.StatusRequestEntityTooLarge)
+		return errorf("SIZE_INVALID", "manifest of %d bytes is larger than the limit of %d", r.ContentLength, max).WithStatus(http.StatusRequestEntityTooLarge)
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
 		return errorf("MANIFEST_INVALID", "reading the manifest: %v", err)
 	}
 	if int64(len(data)) > max {
-		return errorf("SIZE_INVALID", "manifest is larger than the limit of %d bytes", max).withStatus(http.StatusRequestEntityTooLarge)
+		return errorf("SIZE_INVALID", "manifest is larger than the limit of %d bytes", max).WithStatus(http.StatusRequestEntityTooLarge)
 	}
 	p, err := storage.ParseManifest(r.Header.Get("Content-Type"), data)
 	if err != nil {

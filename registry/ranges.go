@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/shadowreg/shadowreg/storage"
 )
 
 // byteRange is a resolved, satisfiable range of a blob: [start, end].
@@ -69,9 +71,5 @@ func parseContentRange(header string) (start, end int64, err error) {
 	return start, end, nil
 }
 
-// uploadRange is the Range header of an upload holding size bytes: the
-// inclusive range received, "0-<size-1>". Empty uploads answer "0-0", as
-// distribution does and clients expect.
-func uploadRange(size int64) string {
-	return "0-" + strconv.FormatInt(max(size-1, 0), 10)
-}
+// uploadRange is the Range header of an upload (storage.UploadRange).
+func uploadRange(size int64) string { return storage.UploadRange(size) }

@@ -108,9 +108,6 @@ func (rt *Router) areas(ctx context.Context, id string, write bool) ([]string, e
 	if errors.Is(err, buildset.ErrNotFound) {
 		return nil, errorf("NAME_UNKNOWN", "buildset %s does not exist: %v", id, err)
 	}
-	if errors.Is(err, buildset.ErrInvalid) {
-		return nil, errorf("NAME_INVALID", "%v", err)
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -202,8 +202,8 @@ func (s *Server) resolve(r *http.Request, req *request) error {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
-	setErrorCode(r, e.Code)
-	if e.Status >= 500 {
+	setErrorCode(r, string(e.Code))
+	if e.HTTPStatus() >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err)
 	}
 	writeError(w, r, e)

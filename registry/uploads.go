@@ -104,7 +104,7 @@ func chunkBounds(r *http.Request) (start, length int64, err error) {
 	if cr := r.Header.Get("Content-Range"); cr != "" {
 		first, last, perr := parseContentRange(cr)
 		if perr != nil {
-			return 0, 0, errorf("BLOB_UPLOAD_INVALID", "%v", perr).withStatus(http.StatusRequestedRangeNotSatisfiable)
+			return 0, 0, errorf("BLOB_UPLOAD_INVALID", "%v", perr).WithStatus(http.StatusRequestedRangeNotSatisfiable)
 		}
 		n := last - first + 1
 		if length >= 0 && length != n {
@@ -172,8 +172,8 @@ func uploadError(err error, name string, up *storage.Upload) error {
 	e := asError(err)
 	var off *storage.OffsetError
 	if errors.As(err, &off) {
-		e.withHeader("Location", uploadLocation(name, up.ID()))
-		e.withHeader("Docker-Upload-UUID", up.ID())
+		e.WithHeader("Location", uploadLocation(name, up.ID()))
+		e.WithHeader("Docker-Upload-UUID", up.ID())
 	}
 	return e
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/shadowreg/shadowreg/internal/errcode"
 )
 
 // QuotaExceededError refuses content that would take an area past its
@@ -20,6 +21,12 @@ type QuotaExceededError struct {
 
 func (e *QuotaExceededError) Error() string {
 	return fmt.Sprintf("quota exceeded: %d bytes used of %d allowed; this would add %d", e.Used, e.Allowed, e.Adding)
+}
+
+// OCIError: DENIED, with the figures as detail.
+func (e *QuotaExceededError) OCIError() *errcode.Error {
+	return errcode.New(errcode.Denied, "%s", e.Error()).WithDetail(map[string]int64{
+		"used": e.Used, "allowed": e.Allowed, "adding": e.Adding})
 }
 
 // usageRecheck is how long a computed area usage is trusted before it is

@@ -310,9 +310,21 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); retur
 // another writes it, the next is read from the client, so a push costs
 // about the slowest of reading, hashing and writing rather than their sum.
 func CopyHashing(ctx context.Context, w io.Writer, h io.Writer, src io.Reader) (int64, error) {
+	return copyHashing(ctx, w, h, src, fill)
+}
+
+// CopyHashingAsItArrives is CopyHashing for a reader whose bytes must
+// reach w as they arrive (an upstream blob, spooled while clients wait for
+// it): each chunk is what one Read returns, not a full buffer, so a slow
+// upstream's bytes are never held back until a buffer fills.
+func CopyHashingAsItArrives(ctx context.Context, w io.Writer, h io.Writer, src io.Reader) (int64, error) {
+	return copyHashing(ctx, w, h, src, readSome)
+}
+
+func copyHashing(ctx context.Context, w io.Writer, h io.Writer, src io.Reader, read func(io.Reader, []byte) (int, error)) (int64, error) {
 	first := copyBufs.Get().(*[]byte)
-	m, rerr := fill(src, *first)
-	if rerr != nil && rerr != io.EOF || m < len(*first) {
+	m, rerr := read(src, *first)
+	if rerr != nil { // small (ended in the first buffer) or failed bodies
 		// Small (or failed) bodies: no pipeline.
 		defer copyBufs.Put(first)
 		if rerr != nil && rerr != io.EOF {
@@ -324,7 +336,7 @@ func CopyHashing(ctx context.Context, w io.Writer, h io.Writer, src io.Reader) (
 		}
 		return int64(m), nil
 	}
-	return pipeline(ctx, w, h, src, first)
+	return pipeline(ctx, w, h, src, first, m, read)
 }
 
 // chunk is a buffer travelling the pipeline; done counts the two stages
@@ -335,7 +347,7 @@ type chunk struct {
 	done sync.WaitGroup
 }
 
-func pipeline(ctx context.Context, w io.Writer, h io.Writer, src io.Reader, first *[]byte) (int64, error) {
+func pipeline(ctx context.Context, w io.Writer, h io.Writer, src io.Reader, first *[]byte, firstN int, read func(io.Reader, []byte) (int, error)) (int64, error) {
 	const depth = 3 // buffers in flight: one read, one hashed and written, one spare
 	hashQ, writeQ := make(chan *chunk, depth), make(chan *chunk, depth)
 	var writeErr error
@@ -383,8 +395,8 @@ func pipeline(ctx context.Context, w io.Writer, h io.Writer, src io.Reader, firs
 			copyBufs.Put(c.buf)
 		}
 	}
-	n := int64(len(*first))
-	send(first, len(*first))
+	n := int64(firstN)
+	send(first, firstN)
 	for {
 		if err := ctx.Err(); err != nil {
 			finish()
@@ -400,7 +412,7 @@ func pipeline(ctx context.Context, w io.Writer, h io.Writer, src io.Reader, firs
 		} else {
 			buf = recycle()
 		}
-		m, rerr := fill(src, *buf)
+		m, rerr := read(src, *buf)
 		if m > 0 {
 			send(buf, m)
 			n += int64(m)
@@ -432,6 +444,17 @@ func fill(src io.Reader, buf []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// readSome reads what src has: one Read that returns bytes or an error.
+func readSome(src io.Reader, buf []byte) (int, error) {
+	for range 100 {
+		m, err := src.Read(buf)
+		if m > 0 || err != nil {
+			return m, err
+		}
+	}
+	return 0, io.ErrNoProgress
 }
 
 // copyCtx is io.Copy that stops when ctx ends.

@@ -20,7 +20,8 @@
 // use: it cannot be a namespace, since a namespace is a host name (it has a
 // "." or ":", or is "localhost").
 //
-// The package is a leaf: it imports nothing of shadowreg.
+// The package is a leaf: it imports nothing of shadowreg but the error
+// vocabulary (internal/errcode).
 package ref
 
 import (
@@ -28,6 +29,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/shadowreg/shadowreg/internal/errcode"
 )
 
 const (
@@ -169,6 +172,9 @@ type Error struct {
 func (e *Error) Error() string {
 	return fmt.Sprintf("invalid repository name %q: %s", e.Name, e.Reason)
 }
+
+// OCIError: NAME_INVALID.
+func (e *Error) OCIError() *errcode.Error { return errcode.New(errcode.NameInvalid, "%s", e.Error()) }
 
 func invalid(name, format string, args ...any) error {
 	return &Error{Name: name, Reason: fmt.Sprintf(format, args...)}

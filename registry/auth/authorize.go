@@ -27,6 +27,10 @@ type Identity struct {
 	// refused says why the credentials were not accepted; Authorize
 	// answers 401 for such an identity, whatever it asks.
 	refused *refusal
+	// failed: the credentials could not be checked (the user's source was
+	// out of reach); Authorize answers with it (503), never with a 401
+	// that a client would not retry.
+	failed error
 }
 
 // refusal is a failed authentication: the 401's message and RFC 6750
@@ -34,14 +38,15 @@ type Identity struct {
 type refusal struct{ errCode, msg string }
 
 // Refused reports whether the credentials were refused (a wrong password, a
-// forged or expired token): every request of such an identity is 401.
-func (id *Identity) Refused() bool { return id != nil && id.refused != nil }
+// forged or expired token) or could not be checked: every request of such
+// an identity fails (401, or 503).
+func (id *Identity) Refused() bool { return id != nil && (id.refused != nil || id.failed != nil) }
 
 // User is the name to log for the identity: the user, "anonymous", or ""
 // for refused credentials.
 func (id *Identity) User() string {
 	switch {
-	case id == nil || id.refused != nil:
+	case id == nil || id.refused != nil || id.failed != nil:
 		return ""
 	case id.Anonymous:
 		return "anonymous"
@@ -54,7 +59,7 @@ func (id *Identity) User() string {
 // pull every repository, bound to no buildset and limited by no prefix —
 // others would link content they cannot read.
 func (id *Identity) MountsAnywhere() bool {
-	return id != nil && id.refused == nil && !id.Anonymous && id.policy.pull && len(id.policy.prefixes) == 0 && id.policy.bound == ""
+	return id != nil && !id.Refused() && !id.Anonymous && id.policy.pull && len(id.policy.prefixes) == 0 && id.policy.bound == ""
 }
 
 // Authenticate finds who r comes from. It never fails: a request without
@@ -81,8 +86,11 @@ func (s *Service) Authenticate(r *http.Request) *Identity {
 		if !ok {
 			return refused("", "malformed Basic credentials")
 		}
-		a, res := s.passwords.check(user, password)
+		a, res, err := s.passwords.check(r.Context(), user, password)
 		switch {
+		case err != nil:
+			s.log.Warn("auth: cannot look the user up", "remote", r.RemoteAddr, "user", user, "err", err)
+			return &Identity{failed: err}
 		case res == unknownUser && s.cfg.Anonymous == AnonymousRead:
 			return s.anonymous()
 		case res != authOK:
@@ -120,7 +128,12 @@ func (s *Service) authenticateToken(r *http.Request, raw string) *Identity {
 	// with the same secret): it is honoured only while its subject still
 	// exists, or anonymous access is still open, and within what the
 	// subject may do now.
-	if a, ok := s.passwords.lookup(c.Subject); ok && c.Subject != "" && a.Buildset == c.Buildset {
+	a, ok, err := s.passwords.lookup(r.Context(), c.Subject)
+	if err != nil {
+		s.log.Warn("auth: cannot look the token's subject up", "remote", r.RemoteAddr, "user", c.Subject, "err", err)
+		return &Identity{failed: err}
+	}
+	if ok && c.Subject != "" && a.Buildset == c.Buildset {
 		id.policy = a.policy
 	} else if id.Anonymous && s.cfg.Anonymous == AnonymousRead {
 		id.policy = anonymousPolicy
@@ -165,6 +178,8 @@ func (s *Service) Authorize(r *http.Request, id *Identity, want []Access) error 
 	switch {
 	case id == nil:
 		return s.unauthorized(r, want, "", "authentication required")
+	case id.failed != nil:
+		return id.failed
 	case id.refused != nil:
 		return s.unauthorized(r, want, id.refused.errCode, id.refused.msg)
 	case id.viaToken:
@@ -205,7 +220,7 @@ func (s *Service) Authorize(r *http.Request, id *Identity, want []Access) error 
 // Permits reports whether the identity's rights allow a, whatever its
 // current token holds: the catalog leaves out what the caller may not pull.
 func (s *Service) Permits(ctx context.Context, id *Identity, a Access) (bool, error) {
-	if id == nil || id.refused != nil {
+	if id == nil || id.Refused() {
 		return false, nil
 	}
 	return id.policy.permits(&decider{ctx: ctx, chains: s.chains}, []Access{a})

@@ -3,6 +3,8 @@ package auth
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/shadowreg/shadowreg/internal/errcode"
 )
 
 // Error codes of the OCI distribution spec that this package answers with.
@@ -27,33 +29,25 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// Write writes e as a registry error response: the challenge header and
-// {"errors":[{"code":…,"message":…}]} (no body for HEAD).
-func (e *Error) Write(w http.ResponseWriter, r *http.Request) {
+// OCIError is the answer: the status, the code and, with a 401, the
+// challenge.
+func (e *Error) OCIError() *errcode.Error {
+	a := errcode.New(errcode.Code(e.Code), "%s", e.Message).WithStatus(e.Status)
 	if e.Challenge != "" {
-		w.Header().Set("WWW-Authenticate", e.Challenge)
+		a.WithHeader("WWW-Authenticate", e.Challenge)
 	}
-	writeJSON(w, r, e.Status, errorBody{Errors: []errorEntry{{Code: e.Code, Message: e.Message}}})
+	return a
 }
 
-type errorEntry struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+// Write writes e as a registry error response (errcode.Write).
+func (e *Error) Write(w http.ResponseWriter, r *http.Request) { errcode.Write(w, r, e.OCIError()) }
 
-// errorBody is the registry error body; the token endpoint adds OAuth2's
-// error and error_description (RFC 6749 section 5.2), which distribution's
-// client prefers when present.
-type errorBody struct {
-	Errors           []errorEntry `json:"errors"`
-	OAuthError       string       `json:"error,omitempty"`
-	OAuthDescription string       `json:"error_description,omitempty"`
-}
-
+// writeJSON answers a token request with v (tokens and auth errors must not
+// be cached, RFC 6749 5.1).
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store") // tokens and auth errors must not be cached (RFC 6749 5.1)
+	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_ = json.NewEncoder(w).Encode(v)

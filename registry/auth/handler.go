@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/shadowreg/shadowreg/internal/errcode"
 )
 
 // maxFormSize bounds a POST token request; real ones are well under 1 KiB.
@@ -107,8 +109,12 @@ func (s *Service) grant(w http.ResponseWriter, r *http.Request, req tokenRequest
 	)
 	switch {
 	case req.hasCreds:
-		a, res := s.passwords.check(req.user, req.password)
+		a, res, err := s.passwords.check(r.Context(), req.user, req.password)
 		switch {
+		case err != nil:
+			s.log.Warn("auth: cannot look the user up", "remote", r.RemoteAddr, "user", req.user, "err", err)
+			s.tokenError(w, r, req, http.StatusServiceUnavailable, "temporarily_unavailable", "cannot check credentials now, retry later")
+			return
 		case res == authOK:
 			pol, subject, buildset = a.policy, a.Name, a.Buildset
 		case res == unknownUser && s.cfg.Anonymous == AnonymousRead:
@@ -156,25 +162,27 @@ func (s *Service) grant(w http.ResponseWriter, r *http.Request, req tokenRequest
 }
 
 // tokenError answers a token request with the registry error body and, for
-// POST, OAuth2's error fields. A 401 names the Basic scheme so that a
-// person trying the endpoint with curl learns what it wants.
+// POST, OAuth2's error fields (errcode.Write, the one error writer). A 401
+// names the Basic scheme so that a person trying the endpoint with curl
+// learns what it wants.
 func (s *Service) tokenError(w http.ResponseWriter, r *http.Request, req tokenRequest, status int, oauthCode, msg string) {
-	code := "UNSUPPORTED" // 400 and 405: the OCI spec has no closer code
+	code := errcode.Unsupported // 400 and 405: the OCI spec has no closer code
+	e := errcode.New(code, "%s", msg)
 	switch status {
 	case http.StatusUnauthorized:
-		code = CodeUnauthorized
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Service+`"`)
+		e.Code = errcode.Unauthorized
+		e.WithHeader("WWW-Authenticate", `Basic realm="`+s.cfg.Service+`"`)
 	case http.StatusInternalServerError:
-		code = "UNKNOWN"
+		e.Code = errcode.Unknown
 	case http.StatusServiceUnavailable:
-		code = "UNAVAILABLE"
-		w.Header().Set("Retry-After", "5")
+		e.Code = errcode.Unavailable
+		e.WithHeader("Retry-After", errcode.RetryAfter)
 	}
-	body := errorBody{Errors: []errorEntry{{Code: code, Message: msg}}}
+	e.WithStatus(status).WithHeader("Cache-Control", "no-store")
 	if req.oauth {
-		body.OAuthError, body.OAuthDescription = oauthCode, msg
+		e.OAuth = oauthCode
 	}
-	writeJSON(w, r, status, body)
+	errcode.Write(w, r, e)
 }
 
 // canonicalScopes resolves the names of repository scopes; a name that

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -36,7 +37,10 @@ const (
 // by name when a request names them: the credentials of buildsets, which are
 // created and deleted while the registry runs.
 type UserSource interface {
-	User(name string) (User, bool)
+	// User looks name up: ok false when the source has no such user; an
+	// error when it cannot tell (its storage is out of reach), which fails
+	// the request with 503 rather than refuse the credentials as wrong.
+	User(ctx context.Context, name string) (u User, ok bool, err error)
 	// Owns reports whether name is one of the source's, existing or not
 	// (buildset-<id>): a name it owns but no longer has (the buildset
 	// expired) is refused, never taken for a stranger's Docker Hub login and
@@ -97,18 +101,18 @@ func newPasswords(users []User, names ref.Names) *passwords {
 }
 
 // lookup finds a configured user, else one from the source.
-func (p *passwords) lookup(name string) (*account, bool) {
+func (p *passwords) lookup(ctx context.Context, name string) (*account, bool, error) {
 	if a, ok := p.users[name]; ok {
-		return a, true
+		return a, true, nil
 	}
 	if p.source == nil {
-		return nil, false
+		return nil, false, nil
 	}
-	u, ok := p.source.User(name)
-	if !ok {
-		return nil, false
+	u, ok, err := p.source.User(ctx, name)
+	if err != nil || !ok {
+		return nil, false, err
 	}
-	return newAccount(u, p.names), true
+	return newAccount(u, p.names), true, nil
 }
 
 // newAccount prepares u for password checks. A plain password is taken only
@@ -128,20 +132,24 @@ func newAccount(u User, names ref.Names) *account {
 	return a
 }
 
-// check returns the account of name when password is right.
-func (p *passwords) check(name, password string) (*account, outcome) {
-	a, ok := p.lookup(name)
+// check returns the account of name when password is right; an error when
+// the user could not be looked up.
+func (p *passwords) check(ctx context.Context, name, password string) (*account, outcome, error) {
+	a, ok, err := p.lookup(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
 	if !ok {
 		p.dummy().matches(password, nil)
 		if p.source != nil && p.source.Owns(name) {
-			return nil, badPassword
+			return nil, badPassword, nil
 		}
-		return nil, unknownUser
+		return nil, unknownUser, nil
 	}
 	if !a.matches(password, p) {
-		return nil, badPassword
+		return nil, badPassword, nil
 	}
-	return a, authOK
+	return a, authOK, nil
 }
 
 // matches compares password with a's; p, when not nil, holds the cache of

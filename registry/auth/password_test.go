@@ -47,13 +47,13 @@ func TestPasswords(t *testing.T) {
 		{"", "", unknownUser},
 	}
 	for _, tt := range tests {
-		a, got := p.check(tt.user, tt.password)
+		a, got, _ := p.check(t.Context(), tt.user, tt.password)
 		if got != tt.want || (got == authOK) != (a != nil) {
 			t.Errorf("check(%q, %q) = %v, %v; want %v", tt.user, tt.password, a, got, tt.want)
 		}
 	}
 	// A cached password does not let another one in.
-	if _, got := p.check("a", "wrong"); got != badPassword {
+	if _, got, _ := p.check(t.Context(), "a", "wrong"); got != badPassword {
 		t.Error("wrong password accepted after a cached success")
 	}
 }
@@ -82,7 +82,7 @@ func TestNoPasswordInClearUnlessSaid(t *testing.T) {
 	// such users; a UserSource could still hand one over.)
 	p := newPasswords([]User{{Name: "a", Password: "*0", Access: AccessRead}}, ref.Names{})
 	for _, pw := range []string{"*0", "", "x"} {
-		if _, got := p.check("a", pw); got != badPassword {
+		if _, got, _ := p.check(t.Context(), "a", pw); got != badPassword {
 			t.Errorf("check(a, %q) = %v, want badPassword", pw, got)
 		}
 	}

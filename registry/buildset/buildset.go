@@ -28,12 +28,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Errors of the manager.
-var (
-	ErrNotFound = errors.New("buildset not found")
-	ErrExists   = errors.New("buildset exists")
-	ErrInvalid  = errors.New("invalid buildset")
-)
 
 // Buildset is one buildset's metadata.
 type Buildset struct {
@@ -122,13 +116,13 @@ func NewManager(store *storage.Store, opts Options) *Manager {
 // credentials (user Username(id)), which is not stored anywhere in clear.
 func (m *Manager) Create(ctx context.Context, spec Spec) (*Buildset, string, error) {
 	if !ValidID(spec.ID) {
-		return nil, "", fmt.Errorf("%w: id %q: use lower case letters, digits, '.', '_' and '-' (at most 64)", ErrInvalid, spec.ID)
+		return nil, "", errorf(ErrInvalid, "id %q: use lower case letters, digits, '.', '_' and '-' (at most 64)", spec.ID)
 	}
 	if spec.Quota < 0 {
-		return nil, "", fmt.Errorf("%w: quota must not be negative", ErrInvalid)
+		return nil, "", errorf(ErrInvalid, "quota must not be negative")
 	}
 	if _, err := m.read(ctx, spec.ID); err == nil {
-		return nil, "", fmt.Errorf("%w: %s", ErrExists, spec.ID)
+		return nil, "", errorf(ErrExists, "%s", spec.ID)
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, "", err
 	}
@@ -136,10 +130,13 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Buildset, string, err
 	var created []time.Time
 	for _, p := range spec.Parents {
 		if p == spec.ID || seen[p] {
-			return nil, "", fmt.Errorf("%w: parent %q given twice or is the buildset itself", ErrInvalid, p)
+			return nil, "", errorf(ErrInvalid, "parent %q given twice or is the buildset itself", p)
 		}
 		seen[p] = true
 		pb, err := m.Get(ctx, p)
+		if errors.Is(err, ErrNotFound) {
+			return nil, "", errorf(ErrNotFound, "parent %q: %v", p, err)
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("parent %q: %w", p, err)
 		}
@@ -230,7 +227,7 @@ func (m *Manager) Get(ctx context.Context, id string) (*Buildset, error) {
 		return nil, err
 	}
 	if m.Expired(b) {
-		return nil, fmt.Errorf("%w (expired at %s)", ErrNotFound, b.Expires.Format(time.RFC3339))
+		return nil, errorf(ErrNotFound, "%s expired at %s", id, b.Expires.Format(time.RFC3339))
 	}
 	return b, nil
 }
@@ -418,14 +415,22 @@ func (m *Manager) Owns(name string) bool { return strings.HasPrefix(name, userPr
 
 // User is auth.UserSource: a buildset's credentials. They may push and pull
 // any name; the registry directs what they push into the buildset.
-func (m *Manager) User(name string) (auth.User, bool) {
+func (m *Manager) User(ctx context.Context, name string) (auth.User, bool, error) {
 	id, ok := strings.CutPrefix(name, userPrefix)
 	if !ok {
-		return auth.User{}, false
+		return auth.User{}, false, nil
 	}
-	b, err := m.Get(context.Background(), id)
-	if err != nil || b.Secret == "" {
-		return auth.User{}, false
+	b, err := m.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return auth.User{}, false, nil
 	}
-	return auth.User{Name: name, Password: b.Secret, Access: auth.AccessWrite, Buildset: id}, true
+	if err != nil {
+		// Not "no such user": the metadata is out of reach, and a 401 now
+		// would make a client give up instead of retrying.
+		return auth.User{}, false, err
+	}
+	if b.Secret == "" {
+		return auth.User{}, false, nil
+	}
+	return auth.User{Name: name, Password: b.Secret, Access: auth.AccessWrite, Buildset: id}, true, nil
 }

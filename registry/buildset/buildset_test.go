@@ -640,12 +640,12 @@ func TestUserCredentials(t *testing.T) {
 	e.create(buildset.Spec{ID: "ci", TTL: time.Hour})
 	_, pw := e.create(buildset.Spec{ID: "ci2", TTL: time.Hour})
 
-	u, ok := e.mgr.User(buildset.Username("ci2"))
+	u, ok, _ := e.mgr.User(t.Context(), buildset.Username("ci2"))
 	if !ok || u.Name != "buildset-ci2" || u.Buildset != "ci2" || u.Access != auth.AccessWrite || !strings.HasPrefix(u.Password, "$2") {
 		t.Errorf("User(buildset-ci2) = %+v, %v; want write access bound to ci2 with a bcrypt password", u, ok)
 	}
 	for _, name := range []string{"ci2", "admin", "buildset-", "buildset-missing", "buildset-../x"} {
-		if _, ok := e.mgr.User(name); ok {
+		if _, ok, _ := e.mgr.User(t.Context(), name); ok {
 			t.Errorf("User(%q) exists", name)
 		}
 	}
@@ -674,7 +674,7 @@ func TestUserCredentials(t *testing.T) {
 
 	// They expire with the buildset: password and token.
 	e.clock.Add(61 * time.Minute)
-	if _, ok := e.mgr.User("buildset-ci2"); ok {
+	if _, ok, _ := e.mgr.User(t.Context(), "buildset-ci2"); ok {
 		t.Error("User() of an expired buildset")
 	}
 	if _, err := authz(svc, basicRequest("buildset-ci2", pw), want); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {

@@ -100,9 +100,7 @@ func (r *Repo) cachedManifest(ctx context.Context, desc ocispec.Descriptor) (sou
 // fetchManifest asks the upstream, once for all concurrent callers, and
 // caches the answer under ref.
 func (r *Repo) fetchManifest(ctx context.Context, ref string) (sourced, error) {
-	v, err, _ := r.ns.flights.Do("manifest "+r.path+":"+ref, func() (any, error) {
-		// Detached: the first caller leaving must not fail the others.
-		ctx := context.WithoutCancel(ctx)
+	v, err := r.ns.do(ctx, "manifest "+r.path+":"+ref, func(ctx context.Context) (any, error) {
 		// A flight that ended just before this one began has cached what
 		// it fetched: look again rather than ask the upstream twice.
 		if m, ok := r.cachedFresh(ctx, ref); ok {
@@ -164,8 +162,7 @@ func (r *Repo) keep(ctx context.Context, m *storage.Manifest, ref string) {
 // digest renews it, another fetches the new manifest, a 404 drops it, and an
 // unreachable upstream leaves the cached one served, stale.
 func (r *Repo) revalidate(ctx context.Context, tag string, cached ocispec.Descriptor) (sourced, error) {
-	v, err, _ := r.ns.flights.Do("revalidate "+r.path+":"+tag, func() (any, error) {
-		ctx := context.WithoutCancel(ctx)
+	v, err := r.ns.do(ctx, "revalidate "+r.path+":"+tag, func(ctx context.Context) (any, error) {
 		head, err := r.ns.up.ManifestHead(ctx, r.path, tag)
 		switch {
 		case err == nil && head.Digest == cached.Digest:

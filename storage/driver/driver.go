@@ -17,6 +17,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/shadowreg/shadowreg/internal/errcode"
 )
 
 // ErrNotFound is wrapped by every error about a path that does not exist.
@@ -26,7 +28,17 @@ var ErrNotFound = errors.New("path not found")
 // of reach (an object store that refuses connections or answers 5xx) rather
 // than from the request: the caller may retry later, and the registry answers
 // 503 instead of an internal error.
-var ErrUnavailable = errors.New("storage backend unavailable")
+var ErrUnavailable error = unavailable{}
+
+// unavailable answers clients with 503 and Retry-After, and with no more:
+// the cause (an object store's address, its error) is for the log.
+type unavailable struct{}
+
+func (unavailable) Error() string { return "storage backend unavailable" }
+
+func (unavailable) OCIError() *errcode.Error {
+	return errcode.New(errcode.Unavailable, "storage backend unavailable, retry later").WithHeader("Retry-After", errcode.RetryAfter)
+}
 
 // NotFound returns an error for path that wraps ErrNotFound.
 func NotFound(driver, path string) error {
