@@ -18,11 +18,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/shadowreg/shadowreg/internal/errcode"
 	"github.com/shadowreg/shadowreg/registry/upstream"
 	"github.com/shadowreg/shadowreg/storage"
 	"github.com/shadowreg/shadowreg/storage/driver"
@@ -91,6 +93,12 @@ type Namespace struct {
 	mu        sync.Mutex
 	fetches   map[string]*fetch // blob fetches in flight, by repo@digest
 	running   sync.WaitGroup    // fetch goroutines, for Drain
+
+	// base is the context of the work no single client owns (shared
+	// fetches, which outlive the client that started them); Stop cancels
+	// it.
+	base context.Context
+	stop context.CancelFunc
 }
 
 // NewNamespace returns namespace name (e.g. "docker.io") over store, falling
@@ -102,8 +110,40 @@ func NewNamespace(name string, store *storage.Store, up Upstream, opts Options) 
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	base, stop := context.WithCancel(context.Background())
 	return &Namespace{name: name, store: store, up: up, opts: opts,
-		log: opts.Logger.With("namespace", name), fetches: map[string]*fetch{}}
+		log: opts.Logger.With("namespace", name), fetches: map[string]*fetch{}, base: base, stop: stop}
+}
+
+// Stop cancels the work in flight that no client owns: upstream fetches
+// and flights. Call it at shutdown, after Drain has let them finish (or
+// given up waiting).
+func (n *Namespace) Stop() { n.stop() }
+
+// detach returns a context for work shared by several requests: it keeps
+// ctx's values, not its cancellation (the first client leaving must not
+// fail the others), and ends when the namespace stops.
+func (n *Namespace) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	unhook := context.AfterFunc(n.base, cancel)
+	return d, func() { unhook(); cancel() }
+}
+
+// do runs fn once for every concurrent caller with the same key, detached
+// from any one of them; a caller whose context ends leaves at once (the
+// others, and fn, go on).
+func (n *Namespace) do(ctx context.Context, key string, fn func(ctx context.Context) (any, error)) (any, error) {
+	ch := n.flights.DoChan(key, func() (any, error) {
+		d, cancel := n.detach(ctx)
+		defer cancel()
+		return fn(d)
+	})
+	select {
+	case r := <-ch:
+		return r.Val, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Name is the namespace's name.
@@ -158,13 +198,13 @@ func (n *Namespace) tempFile() (*os.File, bool, error) {
 // (or ErrBlobUnknown) for errors.Is, and it tells the client why.
 type missError struct {
 	sentinel error
-	code     string
+	code     errcode.Code
 	msg      string
 }
 
-func (e *missError) Error() string                   { return e.msg }
-func (e *missError) Is(target error) bool            { return target == e.sentinel }
-func (e *missError) OCIError() (int, string, string) { return http.StatusNotFound, e.code, e.msg }
+func (e *missError) Error() string            { return e.msg }
+func (e *missError) Is(target error) bool     { return target == e.sentinel }
+func (e *missError) OCIError() *errcode.Error { return errcode.New(e.code, "%s", e.msg) }
 
 // miss explains a local miss when the upstream is not asked.
 func (n *Namespace) miss(sentinel error) error {
@@ -178,14 +218,14 @@ func (n *Namespace) miss(sentinel error) error {
 	return sentinel
 }
 
-func codeFor(sentinel error) (string, string) {
+func codeFor(sentinel error) (errcode.Code, string) {
 	if sentinel == storage.ErrBlobUnknown {
-		return "BLOB_UNKNOWN", "blob"
+		return errcode.BlobUnknown, "blob"
 	}
 	if sentinel == storage.ErrNameUnknown {
-		return "NAME_UNKNOWN", "repository"
+		return errcode.NameUnknown, "repository"
 	}
-	return "MANIFEST_UNKNOWN", "manifest"
+	return errcode.ManifestUnknown, "manifest"
 }
 
 // upstreamError is the upstream failing (unreachable, 5xx, timeout, bad
@@ -194,13 +234,22 @@ type upstreamError struct{ err error }
 
 func (e *upstreamError) Error() string { return e.err.Error() }
 func (e *upstreamError) Unwrap() error { return e.err }
-func (e *upstreamError) OCIError() (int, string, string) {
+func (e *upstreamError) OCIError() *errcode.Error {
+	if d, ok := upstream.RateLimited(e.err); ok {
+		// The upstream's back-pressure, passed on: the client waits as long
+		// as the upstream asked (docker and containerd honour Retry-After).
+		a := errcode.New(errcode.TooManyRequests, "%s", e.err.Error())
+		if d > 0 {
+			a.WithHeader("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+		}
+		return a
+	}
 	status := http.StatusBadGateway
 	var ue *upstream.Error
 	if errors.As(e.err, &ue) && ue.Timeout() {
 		status = http.StatusGatewayTimeout
 	}
-	return status, "UNAVAILABLE", e.err.Error()
+	return errcode.New(errcode.Unavailable, "%s", e.err.Error()).WithStatus(status)
 }
 
 // fromUpstream turns an upstream error into what the registry answers: a

@@ -64,8 +64,8 @@ func (r *Repo) upstreamReferrers(ctx context.Context, subject digest.Digest) []o
 	if ok && r.ns.opts.Now().Sub(cached.at) < r.ns.opts.TagTTL {
 		return cached.descs
 	}
-	v, err, _ := r.ns.flights.Do("referrers "+key, func() (any, error) {
-		return r.ns.up.Referrers(context.WithoutCancel(ctx), r.path, subject)
+	v, err := r.ns.do(ctx, "referrers "+key, func(ctx context.Context) (any, error) {
+		return r.ns.up.Referrers(ctx, r.path, subject)
 	})
 	switch {
 	case err == nil:

@@ -43,8 +43,8 @@ func (r *Repo) BlobStat(ctx context.Context, d digest.Digest) (ocispec.Descripto
 	if f := r.ns.inflight(r.path, d); f != nil && f.sizeKnown() {
 		return blobDescriptor(d, f.size), nil
 	}
-	v, err, _ := r.ns.flights.Do("blob-head "+r.path+"@"+d.String(), func() (any, error) {
-		return r.ns.up.BlobHead(context.WithoutCancel(ctx), r.path, d)
+	v, err := r.ns.do(ctx, "blob-head "+r.path+"@"+d.String(), func(ctx context.Context) (any, error) {
+		return r.ns.up.BlobHead(ctx, r.path, d)
 	})
 	if err != nil {
 		return ocispec.Descriptor{}, r.ns.fromUpstream(err, storage.ErrBlobUnknown)
@@ -98,8 +98,8 @@ func (r *Repo) Tags(ctx context.Context) ([]string, error) {
 		}
 		return local, nil
 	}
-	v, err, _ := r.ns.flights.Do("tags "+r.path, func() (any, error) {
-		return r.ns.up.Tags(context.WithoutCancel(ctx), r.path)
+	v, err := r.ns.do(ctx, "tags "+r.path, func(ctx context.Context) (any, error) {
+		return r.ns.up.Tags(ctx, r.path)
 	})
 	var remote []string
 	switch {
