@@ -57,6 +57,26 @@ type Blob interface {
 	Close() error
 }
 
+// RangeReader is implemented by blobs whose bytes are not all verified
+// yet (a fetch from upstream in progress): RangeReader reads [offset, end)
+// and holds the range's last byte back until the whole blob has been
+// verified, failing instead when it does not verify. end -1 is the blob's
+// end.
+type RangeReader interface {
+	RangeReader(ctx context.Context, offset, end int64) (io.ReadCloser, error)
+}
+
+// ReadRange reads b from offset up to end (exclusive; -1 for the blob's
+// end): through RangeReader where b has one, so that no range completes
+// with unverified bytes; stored blobs are verified already and read from
+// offset (the caller stops at end).
+func ReadRange(ctx context.Context, b Blob, offset, end int64) (io.ReadCloser, error) {
+	if rr, ok := b.(RangeReader); ok {
+		return rr.RangeReader(ctx, offset, end)
+	}
+	return b.Reader(ctx, offset)
+}
+
 // Redirecter is implemented by blobs that clients can read straight from
 // the storage (a presigned S3 URL): stored, verified content, wherever it
 // was found — the shared area, a buildset, the cache.

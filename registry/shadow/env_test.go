@@ -113,13 +113,19 @@ type env struct {
 
 func newEnv(t *testing.T, opts shadow.Options) *env {
 	t.Helper()
+	return newEnvRetrying(t, opts, upstream.Options{Retries: -1, Resumes: -1})
+}
+
+// newEnvRetrying is newEnv with the upstream client's retry options.
+func newEnvRetrying(t *testing.T, opts shadow.Options, upOpts upstream.Options) *env {
+	t.Helper()
 	e := &env{up: newFakeUpstream(t), clock: &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, dir: t.TempDir()}
 	d, err := filesystem.New(e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.store = storage.New(d, storage.Options{Now: e.clock.Now})
-	client, err := upstream.New("docker.io", upstream.Config{URL: e.up.URL}, upstream.Options{Retries: -1, Resumes: -1})
+	client, err := upstream.New("docker.io", upstream.Config{URL: e.up.URL}, upOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

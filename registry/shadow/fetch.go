@@ -17,10 +17,30 @@ import (
 // to a local file as they arrive; every client that wants the blob reads
 // that file as it grows, so the first byte reaches clients as soon as the
 // upstream sends it and the upstream is asked once however many clients
-// wait. The last byte is held back from every reader until the whole blob
-// has been verified against its digest: a bad or broken download aborts the
-// clients' responses instead of completing them with wrong bytes. A verified
-// spool becomes the cached blob (the filesystem takes it over with a rename).
+// wait. The last byte of every response — the blob's, or a Range's — is
+// held back until the whole blob has been verified against its digest: a
+// bad or broken download aborts the clients' responses instead of
+// completing them with wrong bytes. A verified spool becomes the cached
+// blob (the filesystem takes it over with a rename).
+//
+// A fetch's life, driven by run (one goroutine, detached from every client,
+// ended by Namespace.Stop at shutdown):
+//
+//	          up.Blob fails ──────────────► openErr set, ready closed ─┐
+//	start ──►                                                         │
+//	          upstream answers ─► ready closed (size known or -1)      │
+//	                               │ download: spool grows, readers   │
+//	                               │ wake on every write; none gets   │
+//	                               │ the last byte of its response    │
+//	                               ▼                                  │
+//	                            finish(err): done; readers get the    │
+//	                               last byte (err nil) or an error    │
+//	                               ▼                                  │
+//	                            release: verified → cached (adopted   │
+//	                               or copied); else the spool goes    │
+//	                               once no joined request needs it    │
+//	                               ▼                                  ▼
+//	                            forgotten: later requests read the cache or start over
 type fetch struct {
 	ns   *Namespace
 	repo *Repo
@@ -103,6 +123,9 @@ func (n *Namespace) fetchBlob(ctx context.Context, r *Repo, d digest.Digest) (st
 		// its Content-Length, so wait for the whole download.
 		if err := f.wait(ctx); err != nil {
 			fd.Close()
+			if ctx.Err() == nil {
+				err = &upstreamError{err} // a broken or corrupt download: 502
+			}
 			return nil, "", err
 		}
 	}
@@ -155,10 +178,11 @@ func (f *fetch) unpinLocked() {
 }
 
 // run downloads the blob. It is detached from any client: once started, a
-// download completes (or fails) and is cached even if every client left.
+// download completes (or fails) and is cached even if every client left;
+// only the namespace stopping (server shutdown) cancels it.
 func (f *fetch) run() {
-	ctx := context.Background()
 	n := f.ns
+	ctx := n.base
 	rc, size, err := n.up.Blob(ctx, f.repo.path, f.d, 0)
 	if err != nil {
 		f.openErr = err
@@ -208,14 +232,16 @@ func (n *Namespace) forget(f *fetch) {
 
 // download copies the upstream stream into the spool, verifying it on the
 // way, with storage's pipelined copy (reading, hashing and writing
-// overlap). Every write tells the waiting readers.
+// overlap). Each chunk is what one read from the upstream returned, so
+// waiting readers get bytes as they arrive, not when a buffer fills; every
+// write wakes them.
 func (f *fetch) download(ctx context.Context, rc io.Reader) error {
 	v := f.d.Verifier()
 	src := rc
 	if f.size >= 0 {
 		src = io.LimitReader(rc, f.size+1) // one byte more shows an overlong body
 	}
-	n, err := storage.CopyHashing(ctx, progressWriter{f}, v, src)
+	n, err := storage.CopyHashingAsItArrives(ctx, progressWriter{f}, v, src)
 	if err != nil {
 		return err
 	}
@@ -334,9 +360,16 @@ func (b *fetchingBlob) Close() error {
 	return err
 }
 
-// Reader reads the spool from offset. It takes over the file opened when the
-// request joined; a second Reader of the same blob reads what the fetch left.
+// Reader reads the spool from offset to the blob's end.
 func (b *fetchingBlob) Reader(ctx context.Context, offset int64) (io.ReadCloser, error) {
+	return b.RangeReader(ctx, offset, -1)
+}
+
+// RangeReader reads the spool from offset up to end (exclusive; -1 for the
+// blob's end), holding the range's last byte back until the blob is
+// verified. It takes over the file opened when the request joined; a second
+// reader of the same blob reads what the fetch left.
+func (b *fetchingBlob) RangeReader(ctx context.Context, offset, end int64) (io.ReadCloser, error) {
 	fd := b.fd
 	b.fd = nil
 	if fd == nil {
@@ -344,7 +377,7 @@ func (b *fetchingBlob) Reader(ctx context.Context, offset int64) (io.ReadCloser,
 		if err != nil {
 			return nil, err
 		}
-		rc, err := blob.Reader(ctx, offset)
+		rc, err := storage.ReadRange(ctx, blob, offset, end)
 		if err != nil {
 			blob.Close()
 			return nil, err
@@ -352,7 +385,7 @@ func (b *fetchingBlob) Reader(ctx context.Context, offset int64) (io.ReadCloser,
 		return &closingReader{ReadCloser: rc, blob: blob}, nil
 	}
 	f := b.f
-	r := &spoolReader{f: f, ctx: ctx, fd: fd, pos: offset}
+	r := &spoolReader{f: f, ctx: ctx, fd: fd, pos: offset, end: end}
 	// Wake this reader if its client goes away while it waits for bytes.
 	r.stop = context.AfterFunc(ctx, func() { f.mu.Lock(); f.cond.Broadcast(); f.mu.Unlock() })
 	return r, nil
@@ -364,11 +397,14 @@ type spoolReader struct {
 	ctx  context.Context
 	fd   *os.File
 	pos  int64
+	end  int64 // where the reader stops (exclusive); -1: the blob's end
 	stop func() bool
 }
 
 // available waits until bytes past r.pos may be read, and returns how far:
-// everything spooled, except the blob's last byte until it is verified.
+// everything spooled up to the reader's end, except its last byte until the
+// blob is verified. Holding back only the blob's last byte would let a
+// Range that ends earlier complete with bytes nobody has verified.
 func (r *spoolReader) available() (int64, error) {
 	f := r.f
 	f.mu.Lock()
@@ -380,9 +416,17 @@ func (r *spoolReader) available() (int64, error) {
 		if err := r.ctx.Err(); err != nil {
 			return 0, err
 		}
+		end := f.size
+		if r.end >= 0 && (end < 0 || r.end < end) {
+			end = r.end
+		}
 		limit := f.have
+		if end >= 0 {
+			limit = min(limit, end)
+		}
 		if !f.done {
-			limit = min(limit, f.size-1)
+			// Size unknown (end -1): everything waits for the end.
+			limit = min(limit, end-1)
 		}
 		if r.pos < limit || f.done {
 			return limit, nil

@@ -92,7 +92,7 @@ type Namespace struct {
 	referrers referrersCache     // the upstream's referrers lists
 	mu        sync.Mutex
 	fetches   map[string]*fetch // blob fetches in flight, by repo@digest
-	running   sync.WaitGroup    // fetch goroutines, for Drain
+	running   sync.WaitGroup    // fetch goroutines and flights, for Drain
 
 	// base is the context of the work no single client owns (shared
 	// fetches, which outlive the client that started them); Stop cancels
@@ -134,6 +134,8 @@ func (n *Namespace) detach(ctx context.Context) (context.Context, context.Cancel
 // others, and fn, go on).
 func (n *Namespace) do(ctx context.Context, key string, fn func(ctx context.Context) (any, error)) (any, error) {
 	ch := n.flights.DoChan(key, func() (any, error) {
+		n.running.Add(1) // Drain waits for it, as for blob fetches
+		defer n.running.Done()
 		d, cancel := n.detach(ctx)
 		defer cancel()
 		return fn(d)

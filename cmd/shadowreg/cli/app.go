@@ -130,12 +130,13 @@ func (a *app) handler() (http.Handler, error) {
 			Local: shadow.Options{Logger: a.log, Served: a.m.servedFrom}, Buildsets: a.buildsets,
 			Implicit: a.cfg.Buildsets.Implicit,
 		}),
-		Names:            names,
-		Logger:           a.log,
-		Metrics:          a.metrics,
-		MaxManifestBytes: a.cfg.Limits.MaxManifestBytes,
-		Handlers:         map[string]http.Handler{},
-		RedirectBlobs:    a.cfg.Storage.Driver == "s3" && a.cfg.Storage.S3.Redirect,
+		Names:             names,
+		Logger:            a.log,
+		Metrics:           a.metrics,
+		MaxManifestBytes:  a.cfg.Limits.MaxManifestBytes,
+		ClientIdleTimeout: time.Duration(a.cfg.Limits.IdleTimeout),
+		Handlers:          map[string]http.Handler{},
+		RedirectBlobs:     a.cfg.Storage.Driver == "s3" && a.cfg.Storage.S3.Redirect,
 	}
 	if c := a.cfg.Auth; c != nil {
 		svc, err := auth.New(*c, auth.Options{PublicURL: a.cfg.PublicURL, Logger: a.log, Users: a.buildsets,
@@ -177,12 +178,14 @@ func (a *app) collectEvery(ctx context.Context, every time.Duration) {
 }
 
 // drain lets blob fetches in flight finish, so downloads under way are
-// cached rather than wasted, within ctx.
+// cached rather than wasted, within ctx; then it stops what is left, so no
+// detached fetch outlives the server.
 func (a *app) drain(ctx context.Context) {
 	for _, ns := range a.namespaces {
 		if err := ns.Drain(ctx); err != nil {
-			a.log.Warn("shutting down with upstream fetches unfinished", "namespace", ns.Name(), "err", err)
+			a.log.Warn("shutting down with upstream fetches unfinished; cancelling them", "namespace", ns.Name(), "err", err)
 		}
+		ns.Stop()
 	}
 }
 
