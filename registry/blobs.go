@@ -90,7 +90,7 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req *request) e
 		w.WriteHeader(status)
 		return nil
 	}
-	rc, err := blob.Reader(r.Context(), rng.start)
+	rc, err := storage.ReadRange(r.Context(), blob, rng.start, rng.end+1)
 	if err != nil {
 		return err
 	}
@@ -101,17 +101,20 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req *request) e
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
-	// Up to the blob's end, io.Copy lets the reader's WriteTo (an *os.File,
-	// or a fetch's spool) reach sendfile. A short copy means the source
-	// broke mid-stream: panic with ErrAbortHandler so net/http drops the
-	// connection rather than end a response that claimed more bytes.
+	// The idle writer sends files (stored blobs, a fetch's spool) through
+	// sendfile, under a deadline per stretch against clients that stall.
+	// A short copy means the source broke mid-stream (or failed to
+	// verify): panic with ErrAbortHandler so net/http drops the connection
+	// rather than end a response that claimed more bytes.
+	iw := newIdleWriter(w, s.opts.ClientIdleTimeout)
+	defer iw.done()
 	var n int64
 	if rng.end == desc.Size-1 {
-		n, err = io.Copy(w, rc)
+		n, err = iw.ReadFrom(rc)
 	} else {
-		n, err = io.CopyN(w, rc, rng.length())
+		n, err = iw.ReadFrom(io.LimitReader(rc, rng.length()))
 	}
-	if err != nil && n < rng.length() {
+	if n < rng.length() {
 		if r.Context().Err() == nil {
 			s.log.Error("blob stream broke", "digest", d, "sent", n, "want", rng.length(), "err", err)
 		}

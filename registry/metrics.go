@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -38,11 +39,35 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	return m
 }
 
+// methodLabel maps a request's method onto a fixed set: a label value
+// taken from the request as sent would let any client grow the metrics
+// (and /metrics) without bound, before routing or auth refuse it.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
+// statusLabel maps a status onto the codes HTTP defines (100–599); the
+// handlers write only those, so this guards against a future mistake.
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
+}
+
+// observe counts one request. Every label value comes from a fixed set:
+// method (methodLabel), route (the router's names), status (statusLabel).
 func (m *metrics) observe(method, route string, status int, out, in int64, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	method = methodLabel(method)
+	m.requests.WithLabelValues(method, route, statusLabel(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
 	m.bytesOut.WithLabelValues(route).Add(float64(out))
 	if in > 0 {

@@ -33,6 +33,10 @@ type Options struct {
 	// MaxManifestBytes bounds a pushed manifest (413 above). 0 means 4 MiB,
 	// the least the OCI spec asks registries to accept.
 	MaxManifestBytes int64
+	// ClientIdleTimeout cuts a request body that sends no byte, or a blob
+	// response the client takes no byte of, for this long (slowloris);
+	// 0: no such deadline.
+	ClientIdleTimeout time.Duration
 	// RedirectBlobs answers blob GETs with a 307 to the storage's own URL
 	// when the driver offers one (presigned S3 URLs).
 	RedirectBlobs bool
@@ -92,6 +96,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics(opts.Metrics)}
 	r := chi.NewRouter()
 	r.Use(s.observe)
+	r.Use(s.limitBodies)
 	r.HandleFunc("/v2", s.v2)
 	r.HandleFunc("/v2/*", s.v2)
 	if opts.Metrics != nil {

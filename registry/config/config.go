@@ -81,6 +81,13 @@ type Log struct {
 // Limits bound requests.
 type Limits struct {
 	MaxManifestBytes int64 `yaml:"max-manifest-bytes"`
+	// HeaderTimeout is how long a client may take to send a request's
+	// headers.
+	HeaderTimeout Duration `yaml:"header-timeout"`
+	// IdleTimeout cuts a request body that sends no byte, or a response the
+	// client takes no byte of, for this long; transfers that move at any
+	// rate are never cut.
+	IdleTimeout Duration `yaml:"idle-timeout"`
 }
 
 // Duration is a time.Duration written as "90s", "15m", "24h".
@@ -133,11 +140,12 @@ func Parse(name string, data []byte) (*Config, error) {
 
 func defaults() *Config {
 	return &Config{
-		Listen:    "127.0.0.1:5000",
-		DataDir:   "./shadowreg-data",
-		Storage:   Storage{Driver: "filesystem"},
-		Log:       Log{Level: "info", Format: "text"},
-		Limits:    Limits{MaxManifestBytes: 4 << 20},
+		Listen:  "127.0.0.1:5000",
+		DataDir: "./shadowreg-data",
+		Storage: Storage{Driver: "filesystem"},
+		Log:     Log{Level: "info", Format: "text"},
+		Limits: Limits{MaxManifestBytes: 4 << 20, HeaderTimeout: Duration(30 * time.Second),
+			IdleTimeout: Duration(time.Minute)},
 		Buildsets: Buildsets{Prefix: "buildsets", DefaultTTL: Duration(24 * time.Hour)},
 		GC: GC{Interval: Duration(time.Hour), Grace: Duration(time.Hour),
 			UploadMaxAge: Duration(24 * time.Hour)},
@@ -200,6 +208,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxManifestBytes < 4<<20 {
 		return fmt.Errorf("limits.max-manifest-bytes: %d is below 4194304, the least the OCI spec asks a registry to accept", c.Limits.MaxManifestBytes)
+	}
+	if c.Limits.HeaderTimeout <= 0 || c.Limits.IdleTimeout <= 0 {
+		return fmt.Errorf("limits: header-timeout and idle-timeout must be positive durations (like 30s); they bound slow clients")
 	}
 	return nil
 }

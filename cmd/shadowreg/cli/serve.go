@@ -84,9 +84,10 @@ func (o *serveOptions) run(cmd *cobra.Command, _ []string) error {
 	hs := &http.Server{
 		Handler: handler,
 		// No overall read or write timeout: blob bodies stream for as long
-		// as they take. Headers must come promptly, and idle keep-alive
-		// connections are closed eventually.
-		ReadHeaderTimeout: 30 * time.Second,
+		// as they take, and the registry cuts only those that stall
+		// (limits.idle-timeout). Headers must come promptly, and idle
+		// keep-alive connections are closed eventually.
+		ReadHeaderTimeout: time.Duration(c.Limits.HeaderTimeout),
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
