@@ -24,7 +24,7 @@ func Execute(args []string) int {
 		// One line: the error's first, without cobra's suggestions.
 		msg, _, _ := strings.Cut(err.Error(), "\n")
 		fmt.Fprintln(os.Stderr, "shadowreg:", msg)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }
@@ -37,6 +37,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors:      true,
 		DisableSuggestions: true,
 	}
-	root.AddCommand(newServeCmd(), newBuildsetCmd(), newPruneCmd(), newCertCmd(), newHashPasswordCmd(), newVersionCmd())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
+	root.AddCommand(newServeCmd(), newBuildsetCmd(), newPruneCmd(), newCertCmd(), newHashPasswordCmd(), newVersionCmd(),
+		newPushCmd(), newPullCmd(), newCopyCmd(), newLsCmd(), newInspectCmd(), newTagCmd(), newRmCmd(),
+		newLoginCmd(), newLogoutCmd())
 	return root
 }

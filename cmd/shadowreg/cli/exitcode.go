@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/shadowreg/shadowreg/internal/client"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, documented in the README: scripts tell failures apart by
+// them.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // anything not below
+	exitUsage       = 2 // bad arguments or flags
+	exitNotFound    = 3 // no such repository, tag, manifest or blob
+	exitDenied      = 4 // the registry refused the credentials or the access
+	exitUnsafe      = 5 // --unpack refused an entry (nothing written outside)
+	exitUnreachable = 6 // no connection, DNS or TLS failure
+)
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// exitCode classifies err.
+func exitCode(err error) int {
+	var te *transport.Error
+	var ue *client.UnsafeEntryError
+	var us *usageError
+	var ne net.Error
+	var op *net.OpError
+	var tlsErr *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &us):
+		return exitUsage
+	case errors.As(err, &ue):
+		return exitUnsafe
+	case errors.As(err, &te):
+		switch te.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return exitDenied
+		case http.StatusNotFound:
+			return exitNotFound
+		}
+		for _, d := range te.Errors {
+			switch d.Code {
+			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+				return exitDenied
+			case transport.ManifestUnknownErrorCode, transport.BlobUnknownErrorCode, transport.NameUnknownErrorCode:
+				return exitNotFound
+			}
+		}
+	case errors.As(err, &tlsErr), errors.As(err, &authority), errors.As(err, &op), errors.As(err, &ne):
+		return exitUnreachable
+	}
+	return exitFailure
+}
+
+// exactArgs is cobra.ExactArgs whose refusal exits with exitUsage.
+func exactArgs(n int, what string) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErrorf("give %s (%d arguments, not %d)", what, n, len(args))
+		}
+		return nil
+	}
+}
+
+func rangeArgs(lo, hi int, what string) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return usageErrorf("give %s", what)
+		}
+		return nil
+	}
+}
