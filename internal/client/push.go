@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -56,7 +57,7 @@ func (c *Client) PushDockerArchive(ctx context.Context, path, target string) ([]
 				if err != nil {
 					return nil, fmt.Errorf("%s: tag %q: %w", path, t, err)
 				}
-				jobs = append(jobs, job{src: &tag, dest: userPath(tag)})
+				jobs = append(jobs, job{src: &tag, dest: c.userPath(tag)})
 			}
 		}
 	}
@@ -82,14 +83,18 @@ func (c *Client) PushDockerArchive(ctx context.Context, path, target string) ([]
 	return out, nil
 }
 
-// userPath is a tag from an archive as a path on the registry: docker.io's
-// names keep their docker.io/ prefix (which shadowreg folds into the
-// same repository as the short name), others their registry as the first
-// component, so podman's localhost/app stays localhost/app.
-func userPath(t name.Tag) string {
+// userPath is an archive's tag as a path on c: docker.io's names keep
+// docker.io/ (shadowreg folds it into the short name's repository), names
+// of registries like quay.io keep theirs as the namespace, and a
+// registry with a port (the one pulled from, as podman records it) is
+// dropped.
+func (c *Client) userPath(t name.Tag) string {
 	reg := t.RegistryStr()
-	if reg == name.DefaultRegistry {
+	switch {
+	case reg == name.DefaultRegistry:
 		reg = "docker.io"
+	case reg == c.host || strings.Contains(reg, ":"):
+		return t.RepositoryStr() + ":" + t.TagStr()
 	}
 	return reg + "/" + t.RepositoryStr() + ":" + t.TagStr()
 }

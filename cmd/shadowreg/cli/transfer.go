@@ -84,9 +84,9 @@ func newPullCmd() *cobra.Command {
 		Use:   "pull NAME[:TAG|@DIGEST] [DEST]",
 		Short: "Pull an image to a tarball docker/podman load accept or to an OCI layout, or unpack a file artifact",
 		Long: `pull writes NAME to DEST:
-  - a file (.tar, .tar.gz, .tgz): a docker-archive, tagged with the plain name
+  - a file (.tar, .tar.gz, .tgz, or an existing file): a docker-archive, tagged with the plain name
     (no registry, no buildset) or --tag, for docker load and podman load;
-  - a directory, or --format oci: an OCI layout (added to one already there),
+  - anything else, or --format oci: an OCI layout directory (added to one already there),
     with --all an index whole, every platform;
   - --unpack DIR: a file artifact's files (oras push's, shadowreg push's) or a
     single-layer image's content, refusing any entry that would land outside DIR.`,
@@ -109,7 +109,7 @@ func newPullCmd() *cobra.Command {
 				res, err = c.PullUnpack(ctx, args[0], unpack, platform)
 			case len(args) != 2:
 				return usageErrorf("give DEST, or --unpack DIR")
-			case format == "oci" || (format == "" && isDir(args[1])):
+			case format == "oci" || (format == "" && !isArchiveName(args[1])):
 				res, err = c.PullLayout(ctx, args[0], args[1], all, platform)
 			case format == "" || format == "docker":
 				res, err = c.PullDockerArchive(ctx, args[0], args[1], as, platform)
@@ -132,10 +132,14 @@ func newPullCmd() *cobra.Command {
 	return cmd
 }
 
-func isDir(p string) bool {
-	if strings.HasSuffix(p, "/") {
-		return true
+// isArchiveName says whether DEST names a tarball (by its suffix, or an
+// existing file) rather than a layout directory.
+func isArchiveName(p string) bool {
+	for _, suffix := range []string{".tar", ".tar.gz", ".tgz"} {
+		if strings.HasSuffix(p, suffix) {
+			return true
+		}
 	}
 	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
+	return err == nil && !st.IsDir()
 }
