@@ -63,7 +63,7 @@ func New(o Options) (*Client, error) {
 		return nil, err
 	}
 	c.tr = tr
-	c.keychain = authn.DefaultKeychain
+	c.keychain = keychain
 	if o.Username != "" {
 		c.keychain = staticKeychain{host: host, auth: authn.FromConfig(authn.AuthConfig{Username: o.Username, Password: o.Password})}
 	}

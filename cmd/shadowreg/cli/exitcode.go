@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/shadowreg/shadowreg/internal/client"
@@ -49,6 +50,11 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &ue):
 		return exitUnsafe
+	// Before registry errors: go-containerregistry retries 127.0.0.1 over
+	// plain HTTP after a TLS failure and joins both errors into one.
+	case errors.As(err, &tlsErr), errors.As(err, &authority), strings.Contains(err.Error(), "tls: failed to verify"),
+		strings.Contains(err.Error(), "x509: "):
+		return exitUnreachable
 	case errors.As(err, &te):
 		switch te.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
@@ -64,7 +70,7 @@ func exitCode(err error) int {
 				return exitNotFound
 			}
 		}
-	case errors.As(err, &tlsErr), errors.As(err, &authority), errors.As(err, &op), errors.As(err, &ne):
+	case errors.As(err, &op), errors.As(err, &ne):
 		return exitUnreachable
 	}
 	return exitFailure

@@ -29,7 +29,7 @@ func newCopyCmd() *cobra.Command {
 				if from.server == "" {
 					from.server = f.server
 				}
-				from.serverFlags.caFile, from.insecure = f.caFile, f.insecure
+				from.caFile, from.insecure, from.output, from.quiet = f.caFile, f.insecure, f.output, f.quiet
 				if src, err = from.client("read"); err != nil {
 					return err
 				}
