@@ -178,3 +178,13 @@ func (c *Client) image(ctx context.Context, ref name.Reference, platform *v1.Pla
 	}
 	return img, nil
 }
+
+// resolveImage parses src and resolves it to one image.
+func (c *Client) resolveImage(ctx context.Context, src string, platform *v1.Platform) (name.Reference, v1.Image, error) {
+	ref, err := c.Ref(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := c.image(ctx, ref, platform)
+	return ref, img, err
+}

@@ -119,11 +119,11 @@ func bar(it *item, now time.Time) string {
 	}
 	frac = min(frac, 1)
 	fill := int(frac * width)
-	state := fmt.Sprintf("%s / %s  %s/s", humanBytes(it.done), humanBytes(it.total), humanBytes(rate(it, now)))
+	state := fmt.Sprintf("%s / %s  %s/s", HumanBytes(it.done), HumanBytes(it.total), HumanBytes(rate(it, now)))
 	if it.err != nil {
 		state = "failed: " + it.err.Error()
 	} else if !it.end.IsZero() {
-		state = fmt.Sprintf("%s  %s/s  done", humanBytes(it.done), humanBytes(rate(it, now)))
+		state = fmt.Sprintf("%s  %s/s  done", HumanBytes(it.done), HumanBytes(rate(it, now)))
 	}
 	return fmt.Sprintf("%-20s [%s%s] %3.0f%%  %s", clipName(it.name, 20),
 		strings.Repeat("=", fill), strings.Repeat(" ", width-fill), frac*100, state)
@@ -154,11 +154,11 @@ func (p *Progress) finish(it *item, err error) {
 	switch p.mode {
 	case Plain:
 		if err != nil {
-			fmt.Fprintf(p.out, "%s failed after %s: %v\n", it.name, humanBytes(it.done), err)
+			fmt.Fprintf(p.out, "%s failed after %s: %v\n", it.name, HumanBytes(it.done), err)
 			return
 		}
-		fmt.Fprintf(p.out, "%s %s %s in %s (%s/s)\n", p.verb, it.name, humanBytes(it.done),
-			it.end.Sub(it.start).Round(time.Millisecond), humanBytes(rate(it, it.end)))
+		fmt.Fprintf(p.out, "%s %s %s in %s (%s/s)\n", p.verb, it.name, HumanBytes(it.done),
+			it.end.Sub(it.start).Round(time.Millisecond), HumanBytes(rate(it, it.end)))
 	case JSON:
 		ev := map[string]any{"event": p.verb, "name": it.name, "bytes": it.done,
 			"seconds": it.end.Sub(it.start).Seconds()}
@@ -211,8 +211,8 @@ func clipName(s string, n int) string {
 	return s[:n-1] + "…"
 }
 
-// humanBytes writes a size in binary units.
-func humanBytes(n int64) string {
+// HumanBytes writes a size in binary units (1.5 MiB).
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

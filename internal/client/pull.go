@@ -18,11 +18,7 @@ import (
 // accept (gzipped when dest ends in .gz or .tgz). The image is tagged in
 // it with its plain name (no registry, no buildset), or with as.
 func (c *Client) PullDockerArchive(ctx context.Context, src, dest, as string, platform *v1.Platform) (Pushed, error) {
-	ref, err := c.Ref(src)
-	if err != nil {
-		return Pushed{}, err
-	}
-	img, err := c.image(ctx, ref, platform)
+	ref, img, err := c.resolveImage(ctx, src, platform)
 	if err != nil {
 		return Pushed{}, err
 	}

@@ -18,11 +18,7 @@ import (
 // or the one layer of a single-layer image unpacked. Unpack's refusals
 // hold for every tar; titles must be plain relative names.
 func (c *Client) PullUnpack(ctx context.Context, src, dir string, platform *v1.Platform) (Pushed, error) {
-	ref, err := c.Ref(src)
-	if err != nil {
-		return Pushed{}, err
-	}
-	img, err := c.image(ctx, ref, platform)
+	ref, img, err := c.resolveImage(ctx, src, platform)
 	if err != nil {
 		return Pushed{}, err
 	}

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -25,41 +24,12 @@ func startBuildkitd(t *testing.T) string {
 	if err := os.WriteFile(cfg, []byte("[worker.containerd]\n  enabled = false\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
 	cmd := exec.Command(bin, "--config", cfg, "--root", filepath.Join(dir, "root"), "--addr", addr,
 		"--oci-worker-snapshotter", "native", "--oci-worker-net", "host")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting buildkitd: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("buildkitd log:\n%s", clip(logs.String()))
-		}
+	startDaemon(t, "buildkitd", cmd, func() bool {
+		return exec.Command(buildctl, "--addr", addr, "debug", "workers").Run() == nil
 	})
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			t.Fatalf("buildkitd exited: %v\n%s", err, clip(logs.String()))
-		default:
-		}
-		if exec.Command(buildctl, "--addr", addr, "debug", "workers").Run() == nil {
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("buildkitd not ready after 60s\n%s", clip(logs.String()))
-		}
-	}
+	return addr
 }
 
 // TestImageBuildKitDocker builds the repository's Dockerfile with

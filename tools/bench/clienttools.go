@@ -29,6 +29,8 @@ import (
 // shadowreg vs crane; oras reads no docker-archive). Times are seconds; the
 // ratios are shadowreg's time over the other's (below 1: shadowreg is faster).
 
+// Every push goes to a new repository: a registry answers a blob the
+// repository already has without an upload, which would time nothing.
 type clientOp struct {
 	name  string              // row
 	bytes int64               // moved per run, for MB/s
@@ -73,20 +75,20 @@ func runClientBench(ctx context.Context, o *options) error {
 	sr := []string{"--server", t.URL, "-q"}
 	ops := []clientOp{
 		{"file push", file.Size, map[string][]string{
-			"shadowreg": append([]string{"push", file.Path, "bench/file-sr:%N"}, sr...),
-			"oras":      {"push", "--plain-http", host + "/bench/file-oras:%N", "big.bin"},
+			"shadowreg": append([]string{"push", file.Path, "bench/file-sr-%N:1"}, sr...),
+			"oras":      {"push", "--plain-http", host + "/bench/file-oras-%N:1", "big.bin"},
 		}},
 		{"file pull", file.Size, map[string][]string{
-			"shadowreg": append([]string{"pull", "bench/file-sr:1", "--unpack", "out-sr-%N"}, sr...),
-			"oras":      {"pull", "--plain-http", "-o", "out-oras-%N", host + "/bench/file-oras:1"},
+			"shadowreg": append([]string{"pull", "bench/file-sr-1:1", "--unpack", "out-sr-%N"}, sr...),
+			"oras":      {"pull", "--plain-http", "-o", "out-oras-%N", host + "/bench/file-oras-1:1"},
 		}},
 		{"image push", imgBytes, map[string][]string{
-			"shadowreg": append([]string{"push", imgTar, "bench/img-sr:%N"}, sr...),
-			"crane":     {"push", "--insecure", imgTar, host + "/bench/img-crane:%N"},
+			"shadowreg": append([]string{"push", imgTar, "bench/img-sr-%N:1"}, sr...),
+			"crane":     {"push", "--insecure", imgTar, host + "/bench/img-crane-%N:1"},
 		}},
 		{"image pull", imgBytes, map[string][]string{
-			"shadowreg": append([]string{"pull", "bench/img-sr:1", "img-sr-%N.tar"}, sr...),
-			"crane":     {"pull", "--insecure", host + "/bench/img-crane:1", "img-crane-%N.tar"},
+			"shadowreg": append([]string{"pull", "bench/img-sr-1:1", "img-sr-%N.tar"}, sr...),
+			"crane":     {"pull", "--insecure", host + "/bench/img-crane-1:1", "img-crane-%N.tar"},
 		}},
 	}
 	times := map[string]map[string][]float64{}

@@ -22,7 +22,14 @@ type clientFlags struct {
 	platform string
 }
 
+// clientAnnotation marks the commands whose exit codes say what failed.
+const clientAnnotation = "shadowreg/client"
+
 func (f *clientFlags) add(cmd *cobra.Command) {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[clientAnnotation] = "true"
 	p := cmd.Flags()
 	p.StringVar(&f.server, "server", os.Getenv("SHADOWREG_SERVER"), "the registry, e.g. http://127.0.0.1:5000 or https://registry.example.com (env SHADOWREG_SERVER)")
 	p.StringVar(&f.buildset, "buildset", os.Getenv("SHADOWREG_BUILDSET"), "names are under buildsets/<ID>/ (env SHADOWREG_BUILDSET)")

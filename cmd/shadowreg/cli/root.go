@@ -20,11 +20,17 @@ func Execute(args []string) int {
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := root.ExecuteContext(ctx); err != nil {
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
 		// One line: the error's first, without cobra's suggestions.
 		msg, _, _ := strings.Cut(err.Error(), "\n")
 		fmt.Fprintln(os.Stderr, "shadowreg:", msg)
-		return exitCode(err)
+		// The client commands tell failures apart by exit code (README);
+		// serve and the admin commands exit 1 on any.
+		if cmd != nil && cmd.Annotations[clientAnnotation] != "" {
+			return exitCode(err)
+		}
+		return exitFailure
 	}
 	return 0
 }
