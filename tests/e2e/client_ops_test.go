@@ -80,8 +80,8 @@ func TestClientCopyLsTagRm(t *testing.T) {
 // token flow. Without credentials the client is refused (exit 4); login
 // checks the password and stores it in ~/.docker/config.json; push and
 // pull then work with --ca-file (or --insecure), crane reads the same
-// file; containers' auth.json (REGISTRY_AUTH_FILE) is read too; logout
-// removes the credentials. Without the CA, the TLS failure exits 6.
+// file; containers' auth.json (REGISTRY_AUTH_FILE) is read too, and a
+// credential helper; logout removes the credentials. Without the CA, the TLS failure exits 6.
 func TestClientLoginTLSAuth(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -154,5 +154,24 @@ func TestClientLoginTLSAuth(t *testing.T) {
 	}
 	if r := cli([]string{"REGISTRY_AUTH_FILE=" + authFile}, "push", file, "ci/notes:2", "--ca-file", caFile); exitCodeOf(r) != 4 {
 		t.Errorf("push as the read-only user: exit %d (%s), want 4", exitCodeOf(r), r.Stderr)
+	}
+
+	// A credential helper named in credHelpers, as docker runs it: the
+	// client asks docker-credential-e2e for the registry's secret.
+	helperDir := t.TempDir()
+	helper := "#!/bin/sh\ncase \"$1\" in get) read server; printf '{\"ServerURL\":\"%s\",\"Username\":\"zuul\",\"Secret\":\"zuul-pass\"}' \"$server\" ;; *) cat >/dev/null ;; esac\n"
+	if err := os.WriteFile(filepath.Join(helperDir, "docker-credential-e2e"), []byte(helper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dockerConfig := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dockerConfig, "config.json"), []byte(`{"credHelpers":{"`+srv.Addr+`":"e2e"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	helperEnv := []string{"DOCKER_CONFIG=" + dockerConfig, "PATH=" + helperDir + ":" + os.Getenv("PATH")}
+	if r := cli(helperEnv, "push", file, "ci/notes:helper", "--ca-file", caFile); r.Err != nil {
+		t.Errorf("push with the credential helper's secret: %v %s", r.Err, r.Stderr)
+	}
+	if r := cli(helperEnv, "ls", "--tags", "ci/notes", "--ca-file", caFile); !strings.Contains(r.Stdout, "helper") {
+		t.Errorf("ls after the helper's push: %v %q %s", r.Err, r.Stdout, r.Stderr)
 	}
 }

@@ -16,7 +16,7 @@ func newCopyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "copy SRC DEST",
 		Short: "Copy an image or index between registries, namespaces and buildsets, digests preserved",
-		Example: `  shadowreg copy docker.io/library/alpine:3 docker.io/library/alpine:3 --buildset 3f2a9c --all
+		Example: `  shadowreg copy docker.io/library/alpine:3 docker.io/library/alpine:3 --from-buildset "" --buildset 3f2a9c --all
   shadowreg copy org/app:1 org/app:1 --from-server https://other.example.com --server http://127.0.0.1:5000`,
 		Args: exactArgs(2, "SRC and DEST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -24,8 +24,10 @@ func newCopyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// SRC is on DEST's registry and in DEST's buildset unless told
+			// otherwise; --from-buildset "" names the shared area.
 			src := c
-			if from.server != "" || from.buildset != "" {
+			if from.server != "" || cmd.Flags().Changed("from-buildset") {
 				if from.server == "" {
 					from.server = f.server
 				}
@@ -48,7 +50,7 @@ func newCopyCmd() *cobra.Command {
 	f.add(cmd)
 	f.addPlatform(cmd)
 	cmd.Flags().StringVar(&from.server, "from-server", "", "the registry SRC is on (default: --server)")
-	cmd.Flags().StringVar(&from.buildset, "from-buildset", "", "SRC is under buildsets/<ID>/ (default: none)")
+	cmd.Flags().StringVar(&from.buildset, "from-buildset", "", "SRC is under buildsets/<ID>/; \"\" for the shared area (default: --buildset)")
 	cmd.Flags().BoolVar(&all, "all", false, "copy an index whole, every platform (default: --platform's image)")
 	return cmd
 }
