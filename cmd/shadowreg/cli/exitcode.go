@@ -94,3 +94,16 @@ func rangeArgs(lo, hi int, what string) func(*cobra.Command, []string) error {
 		return nil
 	}
 }
+
+// hint is what to do about a failure of kind code, for the error line.
+func hint(code int, msg string) string {
+	switch {
+	case code == exitDenied:
+		return " — log in (shadowreg login --username U, password in SHADOWREG_PASSWORD) or check the user's access"
+	case code == exitUnreachable && (strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:")):
+		return " — trust the registry's CA with --ca-file FILE (or skip verification with --insecure)"
+	case code == exitUnreachable:
+		return " — check --server (or SHADOWREG_SERVER) and that the registry is up"
+	}
+	return ""
+}

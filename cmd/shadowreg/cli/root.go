@@ -24,13 +24,15 @@ func Execute(args []string) int {
 	if err != nil {
 		// One line: the error's first, without cobra's suggestions.
 		msg, _, _ := strings.Cut(err.Error(), "\n")
-		fmt.Fprintln(os.Stderr, "shadowreg:", msg)
-		// The client commands tell failures apart by exit code (README);
-		// serve and the admin commands exit 1 on any.
+		// The client commands tell failures apart by exit code (README)
+		// and say what to do; serve and the admin commands exit 1 on any.
+		code := exitFailure
 		if cmd != nil && cmd.Annotations[clientAnnotation] != "" {
-			return exitCode(err)
+			code = exitCode(err)
+			msg += hint(code, msg)
 		}
-		return exitFailure
+		fmt.Fprintln(os.Stderr, "shadowreg:", msg)
+		return code
 	}
 	return 0
 }
