@@ -86,7 +86,7 @@ func (c *Client) PushArtifact(ctx context.Context, path, target, artifactType st
 		layer.annotations = map[string]string{titleAnnotation: title, unpackAnnotation: "true",
 			tarDigestAnnotation: tmp.tarDigest.String()}
 	} else {
-		if layer, err = newFileLayer(path, fileMediaType); err != nil {
+		if layer, err = newFileLayer(ctx, path, fileMediaType); err != nil {
 			return Pushed{}, err
 		}
 		layer.annotations = map[string]string{titleAnnotation: title,
@@ -132,14 +132,14 @@ type fileLayer struct {
 	annotations map[string]string
 }
 
-func newFileLayer(path string, mt types.MediaType) (*fileLayer, error) {
+func newFileLayer(ctx context.Context, path string, mt types.MediaType) (*fileLayer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, ctxReader{ctx, f})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

@@ -114,7 +114,7 @@ func (c *Client) PushOCIArchive(ctx context.Context, path, target string) ([]Pus
 		return nil, err
 	}
 	defer f.Close()
-	r, err := maybeGunzip(f)
+	r, err := maybeGunzip(ctxReader{ctx, f})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

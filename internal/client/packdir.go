@@ -62,7 +62,7 @@ func packDir(ctx context.Context, dir string) (*packedDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("packing %s: %w", dir, err)
 	}
-	l, err := newFileLayer(tmp.Name(), dirMediaType)
+	l, err := newFileLayer(ctx, tmp.Name(), dirMediaType)
 	if err != nil {
 		return nil, err
 	}

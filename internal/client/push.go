@@ -27,7 +27,7 @@ type Pushed struct {
 // archive must hold one image and target names it; without, each image
 // goes to the names in its RepoTags.
 func (c *Client) PushDockerArchive(ctx context.Context, path, target string) ([]Pushed, error) {
-	tarPath, cleanup, err := gunzipped(path, "")
+	tarPath, cleanup, err := gunzipped(ctx, path, "")
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -83,7 +84,7 @@ func maybeGunzip(r io.Reader) (io.Reader, error) {
 // gunzipped returns a path to path's tar: path itself, or a temporary
 // copy decompressed once, since go-containerregistry reopens the archive
 // for every layer. cleanup removes the copy.
-func gunzipped(path, tmpDir string) (string, func(), error) {
+func gunzipped(ctx context.Context, path, tmpDir string) (string, func(), error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", nil, err
@@ -105,7 +106,7 @@ func gunzipped(path, tmpDir string) (string, func(), error) {
 		return "", nil, err
 	}
 	cleanup := func() { os.Remove(tmp.Name()) }
-	if _, err := io.Copy(tmp, zr); err != nil {
+	if _, err := io.Copy(tmp, ctxReader{ctx, zr}); err != nil {
 		tmp.Close()
 		cleanup()
 		return "", nil, fmt.Errorf("decompressing %s: %w", path, err)
@@ -115,4 +116,19 @@ func gunzipped(path, tmpDir string) (string, func(), error) {
 		return "", nil, err
 	}
 	return tmp.Name(), cleanup, nil
+}
+
+// ctxReader stops a long local read (decompressing, hashing, unpacking)
+// once ctx ends: the signal handler cancels ctx instead of killing the
+// process.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
