@@ -46,12 +46,7 @@ type item struct {
 
 // NewProgress reports to out (stderr, normally) in mode.
 func NewProgress(out io.Writer, mode Mode, verb string) *Progress {
-	p := &Progress{mode: mode, out: out, verb: verb, now: time.Now}
-	if mode == Bars {
-		p.stop, p.done = make(chan struct{}), make(chan struct{})
-		go p.redrawEvery(200 * time.Millisecond)
-	}
-	return p
+	return &Progress{mode: mode, out: out, verb: verb, now: time.Now}
 }
 
 // Track returns a reader that counts r's bytes against a layer named name
@@ -64,17 +59,28 @@ func (p *Progress) Track(name string, total int64, r io.ReadCloser) io.ReadClose
 	it := &item{name: name, total: total, start: p.now()}
 	p.mu.Lock()
 	p.items = append(p.items, it)
+	if p.mode == Bars && p.stop == nil {
+		// Redraw only once there is something to draw (ls, inspect never).
+		p.stop, p.done = make(chan struct{}), make(chan struct{})
+		go p.redrawEvery(200 * time.Millisecond)
+	}
 	p.mu.Unlock()
 	return &counter{p: p, it: it, r: r}
 }
 
 // Close stops redrawing and draws the final state.
 func (p *Progress) Close() {
-	if p == nil || p.mode != Bars {
+	if p == nil {
 		return
 	}
-	close(p.stop)
-	<-p.done
+	p.mu.Lock()
+	stop, done := p.stop, p.done
+	p.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	close(stop)
+	<-done
 }
 
 func (p *Progress) redrawEvery(d time.Duration) {
