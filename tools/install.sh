@@ -3,7 +3,7 @@
 # Go tools are built once into $SHADOWREG_TOOLS (default: <repo>/.cache/bin, ignored
 # by git) so every test run and CI step reuses the same binaries.
 #
-#   tools/install.sh [apt|registry|crane|regctl|oras|minio|conformance|hey|all|check]...
+#   tools/install.sh [apt|registry|crane|regctl|oras|minio|conformance|buildkit|hey|all|check]...
 #
 # all installs everything the tests use, then checks it is all there; check
 # only checks, naming every missing command and how to install it.
@@ -24,6 +24,7 @@ ORAS_VERSION=v1.3.6
 HEY_VERSION=v0.1.5
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
+BUILDKIT_VERSION=v0.16.0
 
 go_tool() { # name module@version
   local name=$1 pkg=$2
@@ -47,6 +48,7 @@ APT_PACKAGES=(
   python3                    # ansible's interpreter; tomllib (3.11) parses TOML in TestPlaybooks
   curl ca-certificates       # tools/minio.sh (SigV4 bucket creation, health checks)
   git                        # go's VCS stamping; clean-clone checks
+  bsdutils                   # script: a pseudo-terminal for the client's progress bars (tests/e2e)
 )
 
 # Commands the tests run, and the package each comes from: check says
@@ -54,7 +56,7 @@ APT_PACKAGES=(
 APT_COMMANDS=(
   skopeo:skopeo podman:podman buildah:buildah dockerd:docker.io docker:docker.io
   containerd:containerd ctr:containerd runc:runc busybox:busybox-static
-  ansible-playbook:ansible-core python3:python3 curl:curl git:git
+  ansible-playbook:ansible-core python3:python3 curl:curl git:git script:bsdutils
 )
 
 install_apt() {
@@ -101,8 +103,8 @@ install_conformance() {
 }
 
 # Go tools built into $BIN, and the install.sh argument that builds each.
-GO_TOOLS=(crane regctl oras oci-conformance registry minio)
-declare -A GO_TOOL_ARG=([oci-conformance]=conformance)
+GO_TOOLS=(crane regctl oras oci-conformance registry minio buildkitd buildctl)
+declare -A GO_TOOL_ARG=([oci-conformance]=conformance [buildkitd]=buildkit [buildctl]=buildkit)
 
 one() {
   case "$1" in
@@ -114,7 +116,11 @@ one() {
     hey) go_tool hey "github.com/rakyll/hey@$HEY_VERSION" ;;
     minio) go_tool minio "github.com/minio/minio@$MINIO_VERSION" ;;
     conformance) install_conformance ;;
-    all) for t in apt crane regctl oras conformance registry minio; do one "$t"; done; check_tools ;;
+    # BuildKit's daemon and client build the Dockerfile in tests/e2e (runc,
+    # from apt, runs its steps).
+    buildkit) go_tool buildkitd "github.com/moby/buildkit/cmd/buildkitd@$BUILDKIT_VERSION"
+      go_tool buildctl "github.com/moby/buildkit/cmd/buildctl@$BUILDKIT_VERSION" ;;
+    all) for t in apt crane regctl oras conformance registry minio buildkit; do one "$t"; done; check_tools ;;
     check) check_tools ;;
     *) log "unknown tool: $1"; return 2 ;;
   esac

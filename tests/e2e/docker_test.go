@@ -61,12 +61,30 @@ func runDockerd(t *testing.T, daemonJSON, sock string) []string {
 	t.Helper()
 	dockerd := requireTool(t, "dockerd")
 	docker := requireTool(t, "docker")
+	env := append(clientEnv(t), "DOCKER_HOST=unix://"+sock)
+	var version []byte
+	startDaemon(t, "dockerd", exec.Command(dockerd, "--config-file", daemonJSON), func() bool {
+		c := exec.Command(docker, "version", "--format", "{{.Server.Version}}")
+		c.Env = append(os.Environ(), env...)
+		out, err := c.Output()
+		version = out
+		return err == nil
+	})
+	t.Logf("dockerd %s ready", strings.TrimSpace(string(version)))
+	return env
+}
+
+// startDaemon starts a daemon (its own process group, killed with the
+// test process), waits up to 60 s until ready says it answers, and stops
+// it with SIGTERM at cleanup (SIGKILL to the group after 20 s), printing
+// its log if the test failed.
+func startDaemon(t *testing.T, what string, cmd *exec.Cmd, ready func() bool) {
+	t.Helper()
 	logs := &syncBuffer{}
-	cmd := exec.Command(dockerd, "--config-file", daemonJSON)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting dockerd: %v", err)
+		t.Fatalf("starting %s: %v", what, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -79,24 +97,20 @@ func runDockerd(t *testing.T, daemonJSON, sock string) []string {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("dockerd log:\n%s", clip(logs.String()))
+			t.Logf("%s log:\n%s", what, clip(logs.String()))
 		}
 	})
-	env := append(clientEnv(t), "DOCKER_HOST=unix://"+sock)
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		select {
 		case err := <-exited:
-			t.Fatalf("dockerd exited: %v\n%s", err, clip(logs.String()))
+			t.Fatalf("%s exited: %v\n%s", what, err, clip(logs.String()))
 		default:
 		}
-		c := exec.Command(docker, "version", "--format", "{{.Server.Version}}")
-		c.Env = append(os.Environ(), env...)
-		if out, err := c.Output(); err == nil {
-			t.Logf("dockerd %s ready", strings.TrimSpace(string(out)))
-			return env
+		if ready() {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dockerd not ready after 60s\n%s", clip(logs.String()))
+			t.Fatalf("%s not ready after 60s\n%s", what, clip(logs.String()))
 		}
 	}
 }

@@ -26,6 +26,9 @@ var installName = map[string]string{
 	"oci-conformance": "conformance",
 	"registry":        "registry",
 	"minio":           "minio",
+	"script":          "apt",
+	"buildkitd":       "buildkit",
+	"buildctl":        "buildkit",
 }
 
 // requireTool returns the path of a real client tool, looked up in

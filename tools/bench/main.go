@@ -24,7 +24,7 @@ import (
 type options struct {
 	dir, jsonPath, profileDir                   string
 	keep, chunked, verify, sync, s3Redirect     bool
-	blobMiB, imageMiB                           int64
+	blobMiB, imageMiB, clientImageMiB           int64
 	reps, conc, profileSeconds                  int
 	layers, pullParallel                        int
 	cases, ours                                 string
@@ -44,7 +44,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (data and server logs) at the end")
 	fs.Int64Var(&o.blobMiB, "blob-mib", 512, "size of the blob for push and pull (filesystem and S3), MiB")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions per case and target, interleaved")
-	fs.StringVar(&o.cases, "cases", "all", "comma-separated cases to run: push, pull, manifest, pt-cold, pt-warm, s3-push, s3-pull, or the groups fs (the first three), pt (pull-through), s3, all")
+	fs.StringVar(&o.cases, "cases", "all", "comma-separated cases to run: push, pull, manifest, pt-cold, pt-warm, s3-push, s3-pull, or the groups fs (the first three), pt (pull-through), s3, all; or client alone (shadowreg's client vs oras and crane)")
 	fs.StringVar(&o.ours, "ours", "shadowreg", `the registry in the "ours" column: shadowreg, or reference (a second reference registry, to develop the bench without shadowreg)`)
 	fs.StringVar(&o.shadowregBin, "shadowreg", envOr("SHADOWREG_BIN", filepath.Join(root, ".cache/shadowreg")), "shadowreg binary ($SHADOWREG_BIN)")
 	fs.StringVar(&o.shadowregArgs, "shadowreg-args", "", "extra arguments for `shadowreg serve`, space-separated")
@@ -58,6 +58,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of one manifest-case repetition")
 	fs.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "cap on requests in one manifest-case repetition")
 	fs.Int64Var(&o.imageMiB, "image-mib", 500, "pull-through: size of the image's layers together, MiB")
+	fs.Int64Var(&o.clientImageMiB, "client-image-mib", 100, "client case: size of the image tarball's layers together, MiB (the file is --blob-mib)")
 	fs.IntVar(&o.layers, "layers", 5, "pull-through: number of layers in the image")
 	fs.IntVar(&o.pullParallel, "pull-parallel", 3, "pull-through: blobs pulled at a time (docker's max-concurrent-downloads is 3)")
 	fs.DurationVar(&o.tagTTL, "tag-ttl", time.Hour, "pull-through: shadowreg's tag-ttl for the upstream (long: no revalidation during the warm pulls)")
@@ -153,6 +154,9 @@ func run(o *options) error {
 	// stopAll and RemoveAll still run.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cases == "client" {
+		return runClientBench(ctx, o)
+	}
 	started, load := time.Now(), loadAvg()
 	cases, err := selectCases(o)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shadowreg/shadowreg/internal/client"
 	"github.com/spf13/cobra"
 )
 
@@ -116,18 +117,7 @@ func (f *serverFlags) call(method, path string, body, out any) error {
 }
 
 // humanBytes writes a size in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return client.HumanBytes(n) }
 
 // humanDuration writes a duration to the minute, or second when short.
 func humanDuration(d time.Duration) string {

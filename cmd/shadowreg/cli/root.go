@@ -20,11 +20,19 @@ func Execute(args []string) int {
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := root.ExecuteContext(ctx); err != nil {
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
 		// One line: the error's first, without cobra's suggestions.
 		msg, _, _ := strings.Cut(err.Error(), "\n")
+		// The client commands tell failures apart by exit code (README)
+		// and say what to do; serve and the admin commands exit 1 on any.
+		code := exitFailure
+		if cmd != nil && cmd.Annotations[clientAnnotation] != "" {
+			code = exitCode(err)
+			msg += hint(code, msg)
+		}
 		fmt.Fprintln(os.Stderr, "shadowreg:", msg)
-		return 1
+		return code
 	}
 	return 0
 }
@@ -37,6 +45,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors:      true,
 		DisableSuggestions: true,
 	}
-	root.AddCommand(newServeCmd(), newBuildsetCmd(), newPruneCmd(), newCertCmd(), newHashPasswordCmd(), newVersionCmd())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
+	root.AddCommand(newServeCmd(), newBuildsetCmd(), newPruneCmd(), newCertCmd(), newHashPasswordCmd(), newVersionCmd(),
+		newPushCmd(), newPullCmd(), newCopyCmd(), newLsCmd(), newInspectCmd(), newTagCmd(), newRmCmd(),
+		newLoginCmd(), newLogoutCmd())
 	return root
 }
