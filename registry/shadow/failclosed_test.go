@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -271,4 +272,58 @@ func TestStopCancelsDetachedFetches(t *testing.T) {
 		t.Fatalf("a fetch still runs 5 s after Stop: %v", err)
 	}
 	assertNotCached(t, e, d)
+}
+
+// A 304 or 416 for a blob still being fetched never read the blob, and the
+// spool's file descriptor stayed open for good (storage.Blob had no Close).
+func TestNoDescriptorLeftByAnswersThatReadNothing(t *testing.T) {
+	e := newEnv(t, cached) // not parallel: it counts this process's descriptors
+	img := randomImage(t, 1<<20, 1)
+	e.up.push(t, "library/fd", "1", img)
+	layers, _ := img.Layers()
+	d, _ := layers[0].Digest()
+	size, _ := layers[0].Size()
+	rc, _ := layers[0].Compressed()
+	blob, _ := io.ReadAll(rc)
+	rc.Close()
+	release := make(chan struct{})
+	e.up.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, d.String()) {
+			return false
+		}
+		w.Header().Set("Content-Length", itoa(size))
+		w.WriteHeader(http.StatusOK)
+		w.Write(blob[:1024])
+		w.(http.Flusher).Flush()
+		<-release // the fetch stays in flight while the requests below come
+		w.Write(blob[1024:])
+		return true
+	})
+	defer close(release)
+	url := e.srv.URL + "/v2/library/fd/blobs/" + d.String()
+	fds := func() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
+	http.DefaultClient.CloseIdleConnections()
+	before := fds()
+	statuses := map[int]int{}
+	for i := range 40 {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if i%2 == 0 {
+			req.Header.Set("If-None-Match", `"`+d.String()+`"`)
+		} else {
+			req.Header.Set("Range", "bytes=999999999-")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+	}
+	if statuses[http.StatusNotModified] != 20 || statuses[http.StatusRequestedRangeNotSatisfiable] != 20 {
+		t.Fatalf("answers %v, want 20 × 304 and 20 × 416", statuses)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if grew := fds() - before; grew > 12 { // connections come and go; 40 leaked spools do not
+		t.Fatalf("40 answers that read nothing left %d more file descriptors open", grew)
+	}
 }
