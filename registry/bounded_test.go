@@ -144,3 +144,38 @@ func TestStalledReaderIsCutSteadyReaderIsNot(t *testing.T) {
 }
 
 func storageDigest(b []byte) string { return newTestBlob(b).d.String() }
+
+// Content-Range 0-9223372036854775807 overflowed the chunk length; with a
+// chunked body (no Content-Length) the size check was skipped and the chunk
+// accepted (202, Range: 0-9).
+func TestContentRangeOverflowRefused(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, nil, Options{})
+	resp, err := http.Post(reg.srv.URL+"/v2/seed/img/blobs/uploads/", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusAccepted || loc == "" {
+		t.Fatalf("start upload: %d", resp.StatusCode)
+	}
+	if !strings.HasPrefix(loc, "http") {
+		loc = reg.srv.URL + loc
+	}
+	for _, cr := range []string{"0-9223372036854775807", "0-4"} { // overflow; and a range shorter than the body
+		pr, pw := io.Pipe()
+		go func() { pw.Write([]byte("0123456789")); pw.Close() }()
+		req, _ := http.NewRequest(http.MethodPatch, loc, pr) // a pipe: sent chunked, no Content-Length
+		req.Header.Set("Content-Range", cr)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusAccepted {
+			t.Fatalf("Content-Range %s with a chunked 10-byte body: 202 Range %q", cr, resp.Header.Get("Range"))
+		}
+	}
+}

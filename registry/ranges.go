@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -67,6 +68,11 @@ func parseContentRange(header string) (start, end int64, err error) {
 	end, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
 	if err1 != nil || err2 != nil || start < 0 || end < start {
 		return 0, 0, fmt.Errorf("Content-Range %q is not start-end", header)
+	}
+	if end == math.MaxInt64 {
+		// end-start+1 would overflow into a negative length, which the
+		// size checks below would take for "unknown".
+		return 0, 0, fmt.Errorf("Content-Range %q ends beyond any blob", header)
 	}
 	return start, end, nil
 }

@@ -143,6 +143,9 @@ func (u *Upload) Append(ctx context.Context, body io.Reader, start, length int64
 	if start >= 0 && start != u.state.Offset {
 		return &OffsetError{Offset: u.state.Offset, Start: start}
 	}
+	if length < -1 {
+		return fmt.Errorf("%w: a chunk of %d bytes", ErrSizeMismatch, length)
+	}
 	if length == 0 {
 		return nil
 	}
@@ -159,7 +162,7 @@ func (u *Upload) Append(ctx context.Context, body io.Reader, start, length int64
 	if err != nil {
 		return err
 	}
-	if length > 0 && n != length {
+	if length >= 0 && n != length { // -1: the client did not say
 		return fmt.Errorf("%w: got %d bytes, expected %d", ErrSizeMismatch, n, length)
 	}
 	if n == 0 {
