@@ -12,6 +12,8 @@
 #   SKIP_INSTALL=1       do not install; only check that every tool is there
 #                        (tools/install.sh check names each missing one)
 #   SHADOWREG_TOOLS      where the Go tools are (default .cache/bin)
+#   FUZZTIME             how long each fuzz target runs (default 15s; 0 skips
+#                        the phase, and says so: a failed check, not a pass)
 #   E2E_RACE=1           run the e2e tests against a second, -race build of
 #                        shadowreg (.cache/shadowreg-race; a data race in the
 #                        server fails the test that triggered it): ~+30s
@@ -144,5 +146,18 @@ go test -count=1 -timeout 20m -json "$@" ./tests/... 2>&1 |
   "$repo/.cache/testsummary" -tests -log "$logs/e2e.log" -counts "$counts"
 go_test_done "${PIPESTATUS[0]}"
 grep -h '^OCI conformance' "$logs/e2e.log" | sort -u || true
+
+# 6. Fuzzing: every fuzz target for a bounded time (tools/fuzz.sh); a
+# crash fails the run. Only on a full run: with extra go test arguments (a
+# -run selection) it is left out.
+if [ $# -eq 0 ]; then
+  phase "fuzz (${FUZZTIME:-15s} per target)"
+  bash tools/fuzz.sh "${FUZZTIME:-15s}" | tee "$logs/fuzz.log"
+  rc=${PIPESTATUS[0]}
+  ok=$(grep -c ' ok ' "$logs/fuzz.log")
+  echo "$ok 0 0" >>"$counts"
+  [ $rc -ne 0 ] && check_failed "fuzzing (see $logs/fuzz.log)"
+  phase_end $rc
+fi
 
 summary
