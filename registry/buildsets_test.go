@@ -39,6 +39,8 @@ import (
 	"github.com/shadowreg/shadowreg/registry/shadow"
 	"github.com/shadowreg/shadowreg/registry/upstream"
 	"github.com/shadowreg/shadowreg/storage"
+	"github.com/shadowreg/shadowreg/storage/driver"
+	"github.com/shadowreg/shadowreg/storage/driver/faulty"
 	"github.com/shadowreg/shadowreg/storage/driver/filesystem"
 )
 
@@ -49,26 +51,33 @@ type bsOptions struct {
 	upstream bool                   // docker.io falls through to an in-memory registry
 	collect  storage.CollectOptions // the admin API's collection settings
 	logger   *slog.Logger           // the server's; nil: none
+	faulty   bool                   // storage through storage/driver/faulty (bsEnv.faults)
 }
 
 // bsEnv is a shadowreg on 127.0.0.1, with its parts.
 type bsEnv struct {
-	t     *testing.T
-	dir   string
-	store *storage.Store
-	mgr   *buildset.Manager
-	svc   *auth.Service
-	srv   *httptest.Server
-	host  string
-	up    *httptest.Server // the upstream, when bsOptions.upstream
+	t      *testing.T
+	dir    string
+	store  *storage.Store
+	mgr    *buildset.Manager
+	svc    *auth.Service
+	srv    *httptest.Server
+	host   string
+	up     *httptest.Server // the upstream, when bsOptions.upstream
+	faults *faulty.Driver   // when bsOptions.faulty
 }
 
 func newBSEnv(t *testing.T, o bsOptions) *bsEnv {
 	t.Helper()
 	e := &bsEnv{t: t, dir: t.TempDir()}
-	d, err := filesystem.New(e.dir)
+	fs, err := filesystem.New(e.dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var d driver.Driver = fs
+	if o.faulty {
+		d = faulty.New(fs, nil)
+		e.faults = faulty.Of(d)
 	}
 	e.store = storage.New(d, storage.Options{Quota: func(ctx context.Context, area string) (int64, error) {
 		return e.mgr.Quota(ctx, area)
@@ -711,4 +720,45 @@ func TestBuildsetQuotaHTTP(t *testing.T) {
 	if r := e.uploadBlob("library/app", big, creds{}); r.StatusCode != http.StatusCreated {
 		t.Errorf("shared area: %d %s", r.StatusCode, r.body)
 	}
+}
+
+// Fail closed: when the storage cannot be read while resolving who asks or
+// what a buildset stacks on, the answer is 503 with Retry-After — never
+// 401 "wrong credentials" (docker does not retry it), never an image from
+// a shorter overlay chain, never a catalog with the unreadable part left
+// out.
+func TestFailClosedOnMetadataOutage(t *testing.T) {
+	e := newBSEnv(t, bsOptions{auth: authConfig(auth.AnonymousNone), faulty: true})
+	e.createBuildset(registry.CreateRequest{ID: "gate-a"}, writer)
+	c := e.createBuildset(registry.CreateRequest{ID: "gate-c", Parents: []string{"gate-a"}}, writer)
+	credsC := creds{c.Username, c.Password}
+	shared, spec := randomImage(t, 1), randomImage(t, 1)
+	e.mustPush("org/app:latest", shared, writer)
+	e.mustPush("buildsets/gate-a/org/app:latest", spec, writer)
+	e.expectImage("buildsets/gate-c/org/app:latest", spec, writer)
+	time.Sleep(2100 * time.Millisecond) // past the manager's metadata cache
+
+	// gate-a's metadata out of reach: gate-c's chain cannot be known.
+	e.faults.SetRule(faulty.On("GetContent", "gate-a", faulty.Unavailable))
+	r := e.do(http.MethodGet, "/v2/buildsets/gate-c/org/app/manifests/latest", nil, writer)
+	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("pull through gate-c with its parent unreadable: %d %s, want 503 with Retry-After (not the shared image)", r.StatusCode, r.body)
+	}
+	r = e.do(http.MethodGet, "/v2/_catalog", nil, credsC)
+	if r.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("gate-c's catalog with its parent unreadable: %d %s, want 503", r.StatusCode, r.body)
+	}
+
+	// gate-c's own metadata out of reach: its credentials cannot be checked.
+	time.Sleep(2100 * time.Millisecond)
+	e.faults.SetRule(faulty.On("GetContent", "gate-c", faulty.Unavailable))
+	r = e.do(http.MethodGet, "/v2/org/app/manifests/latest", nil, credsC)
+	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("buildset credentials with their metadata unreadable: %d %s, want 503 with Retry-After, not 401", r.StatusCode, r.body)
+	}
+
+	// The storage back: everything as before.
+	e.faults.SetRule(nil)
+	e.expectImage("buildsets/gate-c/org/app:latest", spec, writer)
+	e.expectImage("org/app:latest", spec, credsC)
 }
