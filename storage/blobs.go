@@ -138,6 +138,9 @@ func (r *Repo) BlobMount(ctx context.Context, d digest.Digest, from *Repo) (ocis
 	}
 	release := r.s.guard.hold()
 	defer release()
+	if err := r.s.guard.note(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	if err := r.s.claim(ctx, d); err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -170,6 +173,9 @@ func (r *Repo) ImportBlob(ctx context.Context, d digest.Digest, f *os.File) (oci
 	}
 	release := r.s.guard.hold()
 	defer release()
+	if err := r.s.guard.note(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	if err := r.s.claim(ctx, d); err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -214,8 +220,7 @@ func (s *Store) copyIn(ctx context.Context, f *os.File, dst string) error {
 }
 
 // linkBlob records that the repository holds blob d. Callers hold the
-// collection guard (gcGuard).
+// collection guard (gcGuard) and noted d before they checked for it.
 func (r *Repo) linkBlob(ctx context.Context, d digest.Digest) error {
-	r.s.guard.note(d)
 	return r.s.d.PutContent(ctx, blobLinkPath(r.writeArea(), r.name, d), nil)
 }

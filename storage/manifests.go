@@ -110,11 +110,14 @@ func (s *Store) manifestContent(ctx context.Context, d digest.Digest) ([]byte, e
 		return nil, err
 	}
 	if d.Algorithm().FromBytes(b) != d {
-		return nil, fmt.Errorf("manifest %s: stored bytes do not match the digest", d)
+		return nil, fmt.Errorf("manifest %s: %w", d, errManifestCorrupt)
 	}
 	s.cache.put(d, b)
 	return b, nil
 }
+
+// errManifestCorrupt: stored manifest bytes that do not match their digest.
+var errManifestCorrupt = errors.New("stored bytes do not match the digest")
 
 // PutManifest stores m in the repository's write area and points tags at it.
 // p is m parsed (ParseManifest); the caller has checked that the content it
@@ -132,13 +135,15 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 	}
 	release := r.s.guard.hold()
 	defer release()
-	r.s.guard.note(m.Digest)
 	refs := []digest.Digest{m.Digest}
 	for _, b := range p.RequiredBlobs() {
 		refs = append(refs, b.Digest)
 	}
 	for _, c := range p.Manifests {
 		refs = append(refs, c.Digest)
+	}
+	if err := r.s.guard.note(ctx, refs...); err != nil {
+		return err
 	}
 	if err := r.s.claim(ctx, refs...); err != nil {
 		return err
@@ -187,7 +192,6 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 func (r *Repo) linkReferences(ctx context.Context, p *Parsed) error {
 	area := r.writeArea()
 	for _, b := range p.RequiredBlobs() {
-		r.s.guard.note(b.Digest)
 		ok, err := r.s.BlobExists(ctx, b.Digest)
 		if err != nil {
 			return err
@@ -206,7 +210,6 @@ func (r *Repo) linkReferences(ctx context.Context, p *Parsed) error {
 		}
 	}
 	for _, c := range p.Manifests {
-		r.s.guard.note(c.Digest)
 		if _, err := r.s.d.Stat(ctx, manifestLinkPath(area, r.name, c.Digest)); err == nil {
 			continue
 		}

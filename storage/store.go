@@ -53,6 +53,10 @@ type Options struct {
 	// one bucket): references and collections then coordinate through it
 	// (see claims.go), not only through this process's gcGuard.
 	Shared bool
+	// GCPause, when set, is told how long each moment lasted in which a
+	// garbage collection kept references from being made (the start of its
+	// marking, the doom of a batch): what a push may have waited for it.
+	GCPause func(time.Duration)
 }
 
 // Store is the content store on one driver.
@@ -81,7 +85,9 @@ func New(d driver.Driver, opts Options) *Store {
 	if size == 0 {
 		size = 64 << 20
 	}
-	return &Store{d: d, now: opts.Now, log: opts.Logger, cache: newManifestCache(size), quota: opts.Quota, shared: opts.Shared}
+	s := &Store{d: d, now: opts.Now, log: opts.Logger, cache: newManifestCache(size), quota: opts.Quota, shared: opts.Shared}
+	s.guard.pause = opts.GCPause
+	return s
 }
 
 // Driver returns the driver the store writes to.

@@ -204,12 +204,14 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (ocispec.Descripto
 	}
 	release := u.s.guard.hold()
 	defer release()
+	if err := u.s.guard.note(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	if err := u.s.claim(ctx, d); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	// Content already stored is never replaced: it was verified when it
 	// came, and these bytes are the same or (a session raced on, a bug) not.
-	// Linking it below notes it for the collector, under the guard.
 	exists, err := u.s.BlobExists(ctx, d)
 	if err != nil {
 		return ocispec.Descriptor{}, err
