@@ -28,7 +28,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-
 // Buildset is one buildset's metadata.
 type Buildset struct {
 	ID      string   `json:"id"`

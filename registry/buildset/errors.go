@@ -36,8 +36,8 @@ type detailed struct {
 	msg  string
 }
 
-func (e *detailed) Error() string          { return e.msg }
-func (e *detailed) Is(target error) bool   { return target == error(e.kind) }
+func (e *detailed) Error() string        { return e.msg }
+func (e *detailed) Is(target error) bool { return target == error(e.kind) }
 func (e *detailed) OCIError() *errcode.Error {
 	return errcode.New(e.kind.code, "%s", e.msg).WithStatus(e.kind.status)
 }
