@@ -39,6 +39,7 @@ import (
 	"github.com/shadowreg/shadowreg/registry/shadow"
 	"github.com/shadowreg/shadowreg/registry/upstream"
 	"github.com/shadowreg/shadowreg/storage"
+	"github.com/shadowreg/shadowreg/storage/driver"
 	"github.com/shadowreg/shadowreg/storage/driver/filesystem"
 )
 
@@ -47,8 +48,11 @@ type bsOptions struct {
 	auth     *auth.Config           // nil: no auth
 	implicit bool                   // RouterOptions.Implicit
 	upstream bool                   // docker.io falls through to an in-memory registry
+	cache    bool                   // and caches what it fetched (tags for an hour)
 	collect  storage.CollectOptions // the admin API's collection settings
 	logger   *slog.Logger           // the server's; nil: none
+	// wrap, when set, wraps the storage driver (to count or fault its calls).
+	wrap func(driver.Driver) driver.Driver
 }
 
 // bsEnv is a shadowreg on 127.0.0.1, with its parts.
@@ -60,7 +64,8 @@ type bsEnv struct {
 	svc   *auth.Service
 	srv   *httptest.Server
 	host  string
-	up    *httptest.Server // the upstream, when bsOptions.upstream
+	up    *httptest.Server  // the upstream, when bsOptions.upstream
+	ns    *shadow.Namespace // docker.io's, when bsOptions.upstream
 }
 
 func newBSEnv(t *testing.T, o bsOptions) *bsEnv {
@@ -70,7 +75,11 @@ func newBSEnv(t *testing.T, o bsOptions) *bsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.store = storage.New(d, storage.Options{Quota: func(ctx context.Context, area string) (int64, error) {
+	var drv driver.Driver = d
+	if o.wrap != nil {
+		drv = o.wrap(d)
+	}
+	e.store = storage.New(drv, storage.Options{Quota: func(ctx context.Context, area string) (int64, error) {
 		return e.mgr.Quota(ctx, area)
 	}})
 	e.mgr = buildset.NewManager(e.store, buildset.Options{})
@@ -83,9 +92,14 @@ func newBSEnv(t *testing.T, o bsOptions) *bsEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ns := shadow.NewNamespace("docker.io", e.store, client, shadow.Options{})
+		so := shadow.Options{}
+		if o.cache {
+			so = shadow.Options{Cache: true, TagTTL: time.Hour, SpoolDir: t.TempDir()}
+		}
+		ns := shadow.NewNamespace("docker.io", e.store, client, so)
 		t.Cleanup(func() { ns.Drain(context.Background()) })
 		namespaces["docker.io"] = ns
+		e.ns = ns
 	}
 	opts := registry.Options{
 		Resolver: registry.NewRouter(e.store, namespaces, registry.RouterOptions{Buildsets: e.mgr, Implicit: o.implicit}),

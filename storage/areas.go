@@ -115,7 +115,7 @@ func (s *Store) AreaUsage(ctx context.Context, area string) (int64, error) {
 			return nil
 		}
 		seen[d.String()] = true
-		st, err := s.d.Stat(ctx, blobPath(d))
+		st, err := s.statFile(ctx, blobPath(d))
 		if isNotFound(err) {
 			return nil
 		}

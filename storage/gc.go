@@ -212,7 +212,7 @@ func (s *Store) cacheEvictions(ctx context.Context, o CollectOptions, now time.T
 			return nil
 		}
 		var size int64
-		if st, err := s.d.Stat(ctx, blobPath(d)); err == nil {
+		if st, err := s.statFile(ctx, blobPath(d)); err == nil {
 			size = st.Size
 		}
 		entries = append(entries, entry{fi, size})
