@@ -135,6 +135,13 @@ func main() {
 		limitServerMain(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "scale" {
+		if err := scaleMain(os.Args[2:]); err != nil && !errors.Is(err, flag.ErrHelp) {
+			logf("error: %v", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return

@@ -200,7 +200,7 @@ func printLimits(w io.Writer, h header, crs []*caseResult) {
 	if m.Sendfile > 0 {
 		send = num(m.Sendfile) + " MB/s"
 	}
-	fmt.Fprintf(w, "machine limits, this run (median of 3): durable write %s MB/s (1 MiB writes + fdatasync), SHA-256 %s MB/s on one core, loopback sendfile %s\n",
+	fmt.Fprintf(w, "machine limits, this run (best of 3): durable write %s MB/s (1 MiB writes + fdatasync), SHA-256 %s MB/s on one core, loopback sendfile %s\n",
 		num(m.DurableWrite), num(m.SHA256), send)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "case\tlimit\tMB/s\tours MB/s\tours %\tref MB/s\tref %")
