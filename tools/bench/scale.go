@@ -260,9 +260,11 @@ func scaleRun(ctx context.Context, o scaleOptions, dir string, n int) (scaleRow,
 		return row, err
 	}
 	for _, k := range []int{1, 4, 16} {
-		var parents []string
-		for i := range k {
-			parents = append(parents, fmt.Sprintf("bs%d", i%o.buildsets))
+		var parents []string // buildsets that hold manifests: not every tenth (scaleRepo)
+		for i := 1; len(parents) < k; i++ {
+			if i%10 != 0 {
+				parents = append(parents, fmt.Sprintf("bs%d", i%o.buildsets))
+			}
 		}
 		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("depth%d", k), "parents": parents})
 		if _, _, err := s.do(ctx, http.MethodPost, "/shadowreg/v1/buildsets", body); err != nil {
@@ -290,7 +292,7 @@ func scaleRun(ctx context.Context, o scaleOptions, dir string, n int) (scaleRow,
 		return row, err
 	}
 	row.PushP99Idle = ms(percentile(idle, 0.99))
-	for i := 0; i < o.buildsets; i += 10 {
+	for i := 1; i < o.buildsets; i += 10 {
 		if _, _, err := s.do(ctx, http.MethodDelete, fmt.Sprintf("/shadowreg/v1/buildsets/bs%d", i), nil); err != nil {
 			return row, err
 		}
