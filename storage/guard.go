@@ -49,12 +49,23 @@ type gcGuard struct {
 	// pause, when set, is told how long each exclusive section lasted
 	// (from asking for it to leaving it): what a push may have waited.
 	pause func(time.Duration)
+	// waited, when set (tests), is told how long each hold and each note
+	// waited: what references actually waited for collections.
+	waited func(time.Duration)
 }
 
 // hold takes the guard shared, for the duration of one reference.
 func (g *gcGuard) hold() func() {
+	start := time.Now()
 	g.mu.RLock()
+	g.sawWait(start)
 	return g.mu.RUnlock
+}
+
+func (g *gcGuard) sawWait(since time.Time) {
+	if g.waited != nil {
+		g.waited(time.Since(since))
+	}
 }
 
 // note records digests about to be referenced while a collection runs, and
@@ -72,6 +83,8 @@ func (g *gcGuard) note(ctx context.Context, ds ...digest.Digest) error {
 		}
 	}
 	g.noteMu.Unlock()
+	start := time.Now()
+	defer g.sawWait(start)
 	for _, ch := range wait {
 		select {
 		case <-ch:
