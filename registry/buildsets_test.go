@@ -53,6 +53,9 @@ type bsOptions struct {
 	logger   *slog.Logger           // the server's; nil: none
 	// wrap, when set, wraps the storage driver (to count or fault its calls).
 	wrap func(driver.Driver) driver.Driver
+	// now, when set, is the buildsets' clock (a frozen one keeps their
+	// metadata cached for the whole test).
+	now func() time.Time
 }
 
 // bsEnv is a shadowreg on 127.0.0.1, with its parts.
@@ -82,7 +85,7 @@ func newBSEnv(t *testing.T, o bsOptions) *bsEnv {
 	e.store = storage.New(drv, storage.Options{Quota: func(ctx context.Context, area string) (int64, error) {
 		return e.mgr.Quota(ctx, area)
 	}})
-	e.mgr = buildset.NewManager(e.store, buildset.Options{})
+	e.mgr = buildset.NewManager(e.store, buildset.Options{Now: o.now})
 	namespaces := map[string]*shadow.Namespace{}
 	if o.upstream {
 		reg := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
