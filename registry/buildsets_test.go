@@ -49,9 +49,15 @@ type bsOptions struct {
 	auth     *auth.Config           // nil: no auth
 	implicit bool                   // RouterOptions.Implicit
 	upstream bool                   // docker.io falls through to an in-memory registry
+	cache    bool                   // and caches what it fetched (tags for an hour)
 	collect  storage.CollectOptions // the admin API's collection settings
 	logger   *slog.Logger           // the server's; nil: none
 	faulty   bool                   // storage through storage/driver/faulty (bsEnv.faults)
+	// wrap, when set, wraps the storage driver (to count or fault its calls).
+	wrap func(driver.Driver) driver.Driver
+	// now, when set, is the buildsets' clock (a frozen one keeps their
+	// metadata cached for the whole test).
+	now func() time.Time
 }
 
 // bsEnv is a shadowreg on 127.0.0.1, with its parts.
@@ -63,8 +69,9 @@ type bsEnv struct {
 	svc    *auth.Service
 	srv    *httptest.Server
 	host   string
-	up     *httptest.Server // the upstream, when bsOptions.upstream
-	faults *faulty.Driver   // when bsOptions.faulty
+	up     *httptest.Server  // the upstream, when bsOptions.upstream
+	ns     *shadow.Namespace // docker.io's, when bsOptions.upstream
+	faults *faulty.Driver    // when bsOptions.faulty
 }
 
 func newBSEnv(t *testing.T, o bsOptions) *bsEnv {
@@ -74,15 +81,18 @@ func newBSEnv(t *testing.T, o bsOptions) *bsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d driver.Driver = fs
-	if o.faulty {
-		d = faulty.New(fs, nil)
-		e.faults = faulty.Of(d)
+	var drv driver.Driver = fs
+	if o.wrap != nil {
+		drv = o.wrap(fs)
 	}
-	e.store = storage.New(d, storage.Options{Quota: func(ctx context.Context, area string) (int64, error) {
+	if o.faulty {
+		drv = faulty.New(drv, nil)
+		e.faults = faulty.Of(drv)
+	}
+	e.store = storage.New(drv, storage.Options{Quota: func(ctx context.Context, area string) (int64, error) {
 		return e.mgr.Quota(ctx, area)
 	}})
-	e.mgr = buildset.NewManager(e.store, buildset.Options{})
+	e.mgr = buildset.NewManager(e.store, buildset.Options{Now: o.now})
 	namespaces := map[string]*shadow.Namespace{}
 	if o.upstream {
 		reg := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
@@ -92,9 +102,14 @@ func newBSEnv(t *testing.T, o bsOptions) *bsEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ns := shadow.NewNamespace("docker.io", e.store, client, shadow.Options{})
+		so := shadow.Options{}
+		if o.cache {
+			so = shadow.Options{Cache: true, TagTTL: time.Hour, SpoolDir: t.TempDir()}
+		}
+		ns := shadow.NewNamespace("docker.io", e.store, client, so)
 		t.Cleanup(func() { ns.Drain(context.Background()) })
 		namespaces["docker.io"] = ns
+		e.ns = ns
 	}
 	opts := registry.Options{
 		Resolver: registry.NewRouter(e.store, namespaces, registry.RouterOptions{Buildsets: e.mgr, Implicit: o.implicit}),

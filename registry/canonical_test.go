@@ -491,6 +491,11 @@ func TestCanonicalCasesFromOutside(t *testing.T) {
 	own1, _ := e.store.Repo("docker.io/library/alpine", "bs.own-1")
 	data := e.f.manifestJSON()
 	p, _ := storage.ParseManifest(storage.MediaTypeOCIManifest, data)
+	for _, b := range p.RequiredBlobs() { // a manifest names what its repository holds
+		if _, err := own1.BlobMount(ctx, b.Digest, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := own1.PutManifest(ctx, &storage.Manifest{Digest: digest.FromBytes(data), MediaType: p.MediaType, Data: data}, p, "from-own-1"); err != nil {
 		t.Fatal(err)
 	}

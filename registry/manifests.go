@@ -1,8 +1,6 @@
 package registry
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -136,11 +134,9 @@ func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, req *reques
 		}
 		tags = append(tags, t)
 	}
-	if err := s.checkReferences(r, repo, p); err != nil {
-		return err
-	}
+	// The repository checks the references once (storage.PutManifest).
 	m := &storage.Manifest{Digest: d, MediaType: p.MediaType, Data: data}
-	if err := repo.Local().PutManifest(r.Context(), m, p, tags...); err != nil {
+	if err := repo.PutManifest(r.Context(), m, p, tags...); err != nil {
 		return err
 	}
 	h := w.Header()
@@ -154,29 +150,6 @@ func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
-	return nil
-}
-
-// checkReferences refuses a manifest whose blobs or child manifests the
-// repository cannot serve (locally, or through its upstream).
-func (s *Server) checkReferences(r *http.Request, repo Repository, p *storage.Parsed) error {
-	ctx := r.Context()
-	for _, b := range p.RequiredBlobs() {
-		if _, err := repo.BlobStat(ctx, b.Digest); err != nil {
-			if errors.Is(err, storage.ErrBlobUnknown) {
-				return &storage.ManifestBlobUnknownError{Digest: b.Digest, MediaType: b.MediaType}
-			}
-			return fmt.Errorf("checking blob %s: %w", b.Digest, err)
-		}
-	}
-	for _, c := range p.Manifests {
-		if _, err := repo.ManifestStat(ctx, c.Digest.String()); err != nil {
-			if errors.Is(err, storage.ErrManifestUnknown) {
-				return &storage.ManifestBlobUnknownError{Digest: c.Digest, MediaType: c.MediaType}
-			}
-			return fmt.Errorf("checking manifest %s: %w", c.Digest, err)
-		}
-	}
 	return nil
 }
 

@@ -25,6 +25,10 @@ type Repository interface {
 	Manifest(ctx context.Context, ref string) (*storage.Manifest, error)
 	Tags(ctx context.Context) ([]string, error)
 	Referrers(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error)
+	// PutManifest stores a pushed manifest in Local(), refusing it
+	// (storage.ManifestBlobUnknownError) when the repository cannot serve
+	// what it references.
+	PutManifest(ctx context.Context, m *storage.Manifest, p *storage.Parsed, tags ...string) error
 }
 
 var (

@@ -38,7 +38,13 @@ func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, req *reques
 		// Nothing to mount: fall back to an ordinary upload session, as
 		// the spec asks (202), so the client just pushes the blob.
 	}
-	up, err := repo.Local().UploadStart(r.Context())
+	// A digest named now (a monolithic POST) picks the hash its bytes
+	// stream through: a sha512 blob is then not read again to verify it.
+	alg := digest.SHA256
+	if d, err := digest.Parse(q.Get("digest")); err == nil {
+		alg = d.Algorithm()
+	}
+	up, err := repo.Local().UploadStartHashing(r.Context(), alg)
 	if err != nil {
 		return err
 	}

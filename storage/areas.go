@@ -39,7 +39,6 @@ func (s *Store) Promote(ctx context.Context, from, to string, check func(repos [
 			return nil
 		}
 		if d, ok := linkedDigest(fi.Path); ok {
-			s.guard.note(d)
 			digests = append(digests, d)
 		}
 		links = append(links, fi)
@@ -58,6 +57,9 @@ func (s *Store) Promote(ctx context.Context, from, to string, check func(repos [
 		if err := check(slices.Sorted(maps.Keys(repos))); err != nil {
 			return 0, err
 		}
+	}
+	if err := s.guard.note(ctx, digests...); err != nil {
+		return 0, err
 	}
 	// Other replicas' collectors see these references once they are
 	// written; until then the claim keeps them from deleting the content
@@ -113,7 +115,7 @@ func (s *Store) AreaUsage(ctx context.Context, area string) (int64, error) {
 			return nil
 		}
 		seen[d.String()] = true
-		st, err := s.d.Stat(ctx, blobPath(d))
+		st, err := s.statFile(ctx, blobPath(d))
 		if isNotFound(err) {
 			return nil
 		}

@@ -16,21 +16,44 @@ func (r *Repo) BlobStat(ctx context.Context, d digest.Digest) (ocispec.Descripto
 	if err := d.Validate(); err != nil {
 		return ocispec.Descriptor{}, ErrDigestInvalid
 	}
-	for _, a := range r.areas {
-		_, err := r.s.d.Stat(ctx, blobLinkPath(a, r.name, d))
+	in, err := r.blobLinkArea(ctx, d)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if in < 0 {
+		return ocispec.Descriptor{}, ErrBlobUnknown
+	}
+	return r.s.blobStat(ctx, d)
+}
+
+// BlobLinked reports whether one of the repository's areas links blob d:
+// the repository may serve it (the content itself is not looked at).
+func (r *Repo) BlobLinked(ctx context.Context, d digest.Digest) (bool, error) {
+	if err := d.Validate(); err != nil {
+		return false, ErrDigestInvalid
+	}
+	in, err := r.blobLinkArea(ctx, d)
+	return in >= 0, err
+}
+
+// blobLinkArea returns the index of the first of the repository's areas
+// that links blob d, or -1: one request per area probed.
+func (r *Repo) blobLinkArea(ctx context.Context, d digest.Digest) (int, error) {
+	for i, a := range r.areas {
+		_, err := r.s.statFile(ctx, blobLinkPath(a, r.name, d))
 		if isNotFound(err) {
 			continue
 		}
 		if err != nil {
-			return ocispec.Descriptor{}, err
+			return -1, err
 		}
-		return r.s.blobStat(ctx, d)
+		return i, nil
 	}
-	return ocispec.Descriptor{}, ErrBlobUnknown
+	return -1, nil
 }
 
 func (s *Store) blobStat(ctx context.Context, d digest.Digest) (ocispec.Descriptor, error) {
-	fi, err := s.d.Stat(ctx, blobPath(d))
+	fi, err := s.statFile(ctx, blobPath(d))
 	if isNotFound(err) {
 		// Linked but gone: only a bug or a hand-edited store gets here;
 		// answer as a miss rather than an internal error.
@@ -158,6 +181,9 @@ func (r *Repo) BlobMount(ctx context.Context, d digest.Digest, from *Repo) (ocis
 	}
 	release := r.s.guard.hold()
 	defer release()
+	if err := r.s.guard.note(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	if err := r.s.claim(ctx, d); err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -179,7 +205,8 @@ func (r *Repo) BlobMount(ctx context.Context, d digest.Digest, from *Repo) (ocis
 // shadowing cache verifies upstream bytes while it streams them — from the
 // local file f, and links it into the repository's write area. Drivers that
 // can adopt a local file take it over without a copy (a rename on the
-// filesystem); others get a copy.
+// filesystem); drivers whose writes appear whole on commit (S3) get it
+// written at its final path; others get it written aside and moved.
 func (r *Repo) ImportBlob(ctx context.Context, d digest.Digest, f *os.File) (ocispec.Descriptor, error) {
 	if err := d.Validate(); err != nil {
 		return ocispec.Descriptor{}, ErrDigestInvalid
@@ -190,12 +217,20 @@ func (r *Repo) ImportBlob(ctx context.Context, d digest.Digest, f *os.File) (oci
 	}
 	release := r.s.guard.hold()
 	defer release()
+	if err := r.s.guard.note(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	if err := r.s.claim(ctx, d); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	if a, ok := r.s.d.(driver.Adopter); ok {
-		err = a.Adopt(ctx, f, blobPath(d))
-	} else {
+	switch drv := r.s.d.(type) {
+	case driver.Adopter:
+		err = drv.Adopt(ctx, f, blobPath(d))
+	case driver.AtomicCommitter:
+		// Verified already, and invisible until committed: written at its
+		// final path, not copied there after.
+		err = r.s.writeFile(ctx, f, blobPath(d))
+	default:
 		err = r.s.copyIn(ctx, f, blobPath(d))
 	}
 	if err != nil {
@@ -210,16 +245,24 @@ func (r *Repo) ImportBlob(ctx context.Context, d digest.Digest, f *os.File) (oci
 // copyIn writes a local file to dst through the driver: under uploads/
 // first, so that dst only ever shows complete content.
 func (s *Store) copyIn(ctx context.Context, f *os.File, dst string) error {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
 	id, err := newID()
 	if err != nil {
 		return err
 	}
 	tmp := uploadDataPath(id)
 	defer s.d.Delete(context.WithoutCancel(ctx), uploadDir(id))
-	w, err := s.d.Writer(ctx, tmp, 0)
+	if err := s.writeFile(ctx, f, tmp); err != nil {
+		return err
+	}
+	return s.d.Move(ctx, tmp, dst)
+}
+
+// writeFile writes a local file, from its start, to p through the driver.
+func (s *Store) writeFile(ctx context.Context, f *os.File, p string) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	w, err := s.d.Writer(ctx, p, 0)
 	if err != nil {
 		return err
 	}
@@ -227,15 +270,11 @@ func (s *Store) copyIn(ctx context.Context, f *os.File, dst string) error {
 	if _, err := copyCtx(ctx, w, f); err != nil {
 		return err
 	}
-	if err := w.Commit(ctx); err != nil {
-		return err
-	}
-	return s.d.Move(ctx, tmp, dst)
+	return w.Commit(ctx)
 }
 
 // linkBlob records that the repository holds blob d. Callers hold the
-// collection guard (gcGuard).
+// collection guard (gcGuard) and noted d before they checked for it.
 func (r *Repo) linkBlob(ctx context.Context, d digest.Digest) error {
-	r.s.guard.note(d)
 	return r.s.d.PutContent(ctx, blobLinkPath(r.writeArea(), r.name, d), nil)
 }

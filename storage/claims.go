@@ -188,8 +188,9 @@ func (s *Store) expireRecords(ctx context.Context, now time.Time, retention time
 	return nil
 }
 
-// sweeper deletes the candidates of one collection: directly when the
-// store is this process's alone, in tombstoned batches when it is shared.
+// sweeper deletes the candidates of one collection in batches: each is
+// doomed (gcGuard.doom) and then deleted — directly when the store is this
+// process's alone, under a tombstone when it is shared.
 type sweeper struct {
 	s       *Store
 	o       CollectOptions
@@ -201,12 +202,18 @@ type sweeper struct {
 	stopped bool // ran out of time: the rest waits for the next collection
 }
 
+// localBatch is how many candidates a collection of a store no other
+// process uses dooms at once: a reference to one of them waits for the
+// deletions before it in its batch, so few.
+const localBatch = 64
+
 func (w *sweeper) add(ctx context.Context, fi driver.FileInfo) error {
-	if !w.s.shared {
-		return w.remove(ctx, fi)
-	}
 	w.batch = append(w.batch, fi)
-	if len(w.batch) == tombstoneBatch {
+	size := localBatch
+	if w.s.shared {
+		size = tombstoneBatch
+	}
+	if len(w.batch) >= size {
 		return w.flush(ctx)
 	}
 	return nil
@@ -223,19 +230,49 @@ func (w *sweeper) remove(ctx context.Context, fi driver.FileInfo) error {
 	return nil
 }
 
-// flush deletes a batch: tombstone it, read the claims, delete what no
-// claim names, remove the tombstone.
+// flush deletes a batch: doom it in this process; when shared, tombstone
+// it, read the claims and skip what they name; delete; remove the
+// tombstone.
 func (w *sweeper) flush(ctx context.Context) error {
 	batch := w.batch
 	w.batch = w.batch[:0]
 	if len(batch) == 0 || w.stopped {
 		return nil
 	}
-	if w.s.now().Sub(w.began) > w.o.claimRetention()/2 {
+	if w.s.shared && w.s.now().Sub(w.began) > w.o.claimRetention()/2 {
 		// Claims older than claimRetention may be gone by now; this
 		// collection can no longer tell which content is being referenced.
 		w.stopped = true
 		w.s.log.Warn("garbage collection ran too long; the rest is left for the next one", "ran", w.s.now().Sub(w.began))
+		return nil
+	}
+	ds := make([]digest.Digest, len(batch))
+	for i, fi := range batch {
+		ds[i], _ = blobDigest(fi.Path)
+	}
+	keep := w.s.guard.doom(ds, w.o.DryRun)
+	if !w.o.DryRun {
+		defer func() {
+			for i, d := range ds {
+				if !keep[i] {
+					w.s.guard.deleted(d)
+				}
+			}
+		}()
+	}
+	if !w.s.shared {
+		for i, fi := range batch {
+			if keep[i] {
+				continue
+			}
+			err := w.remove(ctx, fi)
+			if !w.o.DryRun {
+				w.s.guard.deleted(ds[i]) // at once: a reference waiting for it goes on
+			}
+			if err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	var tomb string
@@ -244,12 +281,13 @@ func (w *sweeper) flush(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ds := make([]digest.Digest, 0, len(batch))
-		for _, fi := range batch {
-			d, _ := blobDigest(fi.Path)
-			ds = append(ds, d)
+		var doomed []digest.Digest
+		for i, d := range ds {
+			if !keep[i] {
+				doomed = append(doomed, d)
+			}
 		}
-		b, _ := json.Marshal(digestList{Digests: ds})
+		b, _ := json.Marshal(digestList{Digests: doomed})
 		tomb = path.Join(tombstonesRoot, id)
 		if err := w.s.d.PutContent(ctx, tomb, b); err != nil {
 			return err
@@ -260,8 +298,8 @@ func (w *sweeper) flush(ctx context.Context) error {
 		return err
 	}
 	held := w.s.now()
-	for _, fi := range batch {
-		if d, _ := blobDigest(fi.Path); w.claimed[d] {
+	for i, fi := range batch {
+		if keep[i] || w.claimed[ds[i]] {
 			continue
 		}
 		if tomb != "" && w.s.now().Sub(held) > tombstoneHold {
@@ -270,7 +308,11 @@ func (w *sweeper) flush(ctx context.Context) error {
 			w.stopped = true
 			return nil
 		}
-		if err := w.remove(ctx, fi); err != nil {
+		err := w.remove(ctx, fi)
+		if !w.o.DryRun {
+			w.s.guard.deleted(ds[i])
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -3,13 +3,16 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/shadowreg/shadowreg/storage/driver"
+	"golang.org/x/sync/errgroup"
 )
 
 // CollectOptions tune a garbage collection.
@@ -102,27 +105,27 @@ func (s *Store) Collect(ctx context.Context, o CollectOptions) (*CollectReport, 
 		}
 	}
 
+	// The blobs are walked with nothing held: pushes go on while the walk
+	// lists candidates, and each batch of them is checked against what was
+	// referenced meanwhile just before it is deleted (gcGuard.doom).
 	s.guard.startRecording()
+	defer s.guard.stopRecording()
 	w := &sweeper{s: s, o: o, rep: rep, began: s.now(), seen: map[string]bool{}, claimed: map[digest.Digest]bool{}}
 	live, err := s.mark(ctx, o, evicted)
 	if err != nil {
-		s.guard.sweep(func(map[digest.Digest]bool) error { return nil })
 		return nil, err
 	}
 	cutoff := start.Add(-o.Grace)
-	err = s.guard.sweep(func(noted map[digest.Digest]bool) error {
-		err := s.d.Walk(ctx, blobsRoot, func(fi driver.FileInfo) error {
-			d, ok := blobDigest(fi.Path)
-			if !ok || live[d] || noted[d] || !fi.ModTime.Before(cutoff) {
-				return nil
-			}
-			return w.add(ctx, fi)
-		})
-		if err != nil {
-			return err
+	err = s.d.Walk(ctx, blobsRoot, func(fi driver.FileInfo) error {
+		d, ok := blobDigest(fi.Path)
+		if !ok || live[d] || !fi.ModTime.Before(cutoff) {
+			return nil
 		}
-		return w.flush(ctx)
+		return w.add(ctx, fi)
 	})
+	if err == nil {
+		err = w.flush(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +212,7 @@ func (s *Store) cacheEvictions(ctx context.Context, o CollectOptions, now time.T
 			return nil
 		}
 		var size int64
-		if st, err := s.d.Stat(ctx, blobPath(d)); err == nil {
+		if st, err := s.statFile(ctx, blobPath(d)); err == nil {
 			size = st.Size
 		}
 		entries = append(entries, entry{fi, size})
@@ -232,6 +235,9 @@ func (s *Store) cacheEvictions(ctx context.Context, o CollectOptions, now time.T
 	}
 	return out, nil
 }
+
+// markReaders is how many manifests a marking reads at once.
+const markReaders = 16
 
 // mark returns every digest that something still refers to: the target of
 // every blob and manifest link in every area (but dropped areas and evicted
@@ -267,18 +273,36 @@ func (s *Store) mark(ctx context.Context, o CollectOptions, evicted []string) (m
 	if err != nil {
 		return nil, err
 	}
+	// Reading the manifests is most of a marking's requests on an object
+	// store, each a round trip: read several at once.
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(markReaders)
 	for d := range manifests {
-		data, err := s.manifestContent(ctx, d)
-		if err != nil {
-			continue // gone or unreadable: nothing to follow
-		}
-		p, err := ParseManifest("", data)
-		if err != nil {
-			continue
-		}
-		for _, ref := range p.Descriptors() {
-			live[ref.Digest] = true
-		}
+		g.Go(func() error {
+			data, err := s.manifestContent(gctx, d)
+			if errors.Is(err, ErrManifestUnknown) || errors.Is(err, errManifestCorrupt) {
+				return nil // gone or rotten: nothing to follow
+			}
+			if err != nil {
+				// Not read (the store out of reach): what it references
+				// cannot be told from garbage, so nothing is collected.
+				return err
+			}
+			p, err := ParseManifest("", data)
+			if err != nil {
+				return nil
+			}
+			mu.Lock()
+			for _, ref := range p.Descriptors() {
+				live[ref.Digest] = true
+			}
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return live, nil
 }

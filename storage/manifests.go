@@ -110,17 +110,22 @@ func (s *Store) manifestContent(ctx context.Context, d digest.Digest) ([]byte, e
 		return nil, err
 	}
 	if d.Algorithm().FromBytes(b) != d {
-		return nil, fmt.Errorf("manifest %s: stored bytes do not match the digest", d)
+		return nil, fmt.Errorf("manifest %s: %w", d, errManifestCorrupt)
 	}
 	s.cache.put(d, b)
 	return b, nil
 }
 
+// errManifestCorrupt: stored manifest bytes that do not match their digest.
+var errManifestCorrupt = errors.New("stored bytes do not match the digest")
+
 // PutManifest stores m in the repository's write area and points tags at it.
-// p is m parsed (ParseManifest); the caller has checked that the content it
-// references exists. Each step is an atomic write, ordered so that nothing
-// ever names what is not there yet: bytes, then the link, then the
-// referrers entry, then the tags.
+// p is m parsed (ParseManifest). It checks, once and under the collection
+// guard, that the repository's areas hold what m references (or, for a
+// repository that falls through to an upstream, that the caller found it
+// there): ManifestBlobUnknownError otherwise. Each step is an atomic write,
+// ordered so that nothing ever names what is not there yet: bytes, then the
+// link, then the referrers entry, then the tags.
 func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...string) error {
 	for _, t := range tags {
 		if !ValidTag(t) {
@@ -132,13 +137,15 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 	}
 	release := r.s.guard.hold()
 	defer release()
-	r.s.guard.note(m.Digest)
 	refs := []digest.Digest{m.Digest}
 	for _, b := range p.RequiredBlobs() {
 		refs = append(refs, b.Digest)
 	}
 	for _, c := range p.Manifests {
 		refs = append(refs, c.Digest)
+	}
+	if err := r.s.guard.note(ctx, refs...); err != nil {
+		return err
 	}
 	if err := r.s.claim(ctx, refs...); err != nil {
 		return err
@@ -175,19 +182,27 @@ func (r *Repo) PutManifest(ctx context.Context, m *Manifest, p *Parsed, tags ...
 }
 
 // linkReferences makes the write area name what a manifest references and
-// the store holds: blobs, and an index's child manifests. The manifest was
-// accepted because the repository's areas could serve them, perhaps from a
-// parent buildset; linking them here keeps the manifest whole when that
-// parent goes, and tells the collector they are in use.
+// the store holds: blobs, and an index's child manifests. A blob must be
+// linked in one of the repository's areas (what it may serve), perhaps
+// from a parent buildset; linking it in the write area too keeps the
+// manifest whole when that parent goes, and tells the collector it is in
+// use.
 //
-// It runs under the collection guard, and checks again that the content is
-// there: between the caller's check and the guard, a blob deleted from the
-// repository may have been swept. Content missing now refuses the manifest,
-// unless the repository falls through to an upstream that can serve it.
+// It runs under the collection guard, and checks that the content is
+// there: a blob deleted from the repository may have been swept. Content
+// missing refuses the manifest, unless the repository falls through to an
+// upstream that can serve it (the caller checked).
 func (r *Repo) linkReferences(ctx context.Context, p *Parsed) error {
 	area := r.writeArea()
 	for _, b := range p.RequiredBlobs() {
-		r.s.guard.note(b.Digest)
+		unknown := &ManifestBlobUnknownError{Digest: b.Digest, MediaType: b.MediaType}
+		in, err := r.blobLinkArea(ctx, b.Digest)
+		if err != nil {
+			return err
+		}
+		if in < 0 && !r.upstream {
+			return unknown
+		}
 		ok, err := r.s.BlobExists(ctx, b.Digest)
 		if err != nil {
 			return err
@@ -196,9 +211,9 @@ func (r *Repo) linkReferences(ctx context.Context, p *Parsed) error {
 			if r.upstream {
 				continue // only upstream has it: reads fall through for it
 			}
-			return &ManifestBlobUnknownError{Digest: b.Digest, MediaType: b.MediaType}
+			return unknown
 		}
-		if _, err := r.s.d.Stat(ctx, blobLinkPath(area, r.name, b.Digest)); err == nil {
+		if in == 0 {
 			continue
 		}
 		if err := r.linkBlob(ctx, b.Digest); err != nil {
@@ -206,8 +221,7 @@ func (r *Repo) linkReferences(ctx context.Context, p *Parsed) error {
 		}
 	}
 	for _, c := range p.Manifests {
-		r.s.guard.note(c.Digest)
-		if _, err := r.s.d.Stat(ctx, manifestLinkPath(area, r.name, c.Digest)); err == nil {
+		if _, err := r.s.statFile(ctx, manifestLinkPath(area, r.name, c.Digest)); err == nil {
 			continue
 		}
 		desc, err := r.ManifestStat(ctx, c.Digest.String())

@@ -66,7 +66,7 @@ func (s *Store) admit(ctx context.Context, area, name string, d digest.Digest, s
 	}
 	unlock := s.usage.locks.Lock(area)
 	defer unlock()
-	if _, err := s.d.Stat(ctx, blobLinkPath(area, name, d)); err == nil {
+	if _, err := s.statFile(ctx, blobLinkPath(area, name, d)); err == nil {
 		return nil
 	}
 	s.usage.mu.Lock()

@@ -53,6 +53,10 @@ type Options struct {
 	// one bucket): references and collections then coordinate through it
 	// (see claims.go), not only through this process's gcGuard.
 	Shared bool
+	// GCPause, when set, is told how long each moment lasted in which a
+	// garbage collection kept references from being made (the start of its
+	// marking, the doom of a batch): what a push may have waited for it.
+	GCPause func(time.Duration)
 }
 
 // Store is the content store on one driver.
@@ -81,7 +85,9 @@ func New(d driver.Driver, opts Options) *Store {
 	if size == 0 {
 		size = 64 << 20
 	}
-	return &Store{d: d, now: opts.Now, log: opts.Logger, cache: newManifestCache(size), quota: opts.Quota, shared: opts.Shared}
+	s := &Store{d: d, now: opts.Now, log: opts.Logger, cache: newManifestCache(size), quota: opts.Quota, shared: opts.Shared}
+	s.guard.pause = opts.GCPause
+	return s
 }
 
 // Driver returns the driver the store writes to.
@@ -113,7 +119,7 @@ func (s *Store) BlobExists(ctx context.Context, d digest.Digest) (bool, error) {
 	if err := d.Validate(); err != nil {
 		return false, ErrDigestInvalid
 	}
-	_, err := s.d.Stat(ctx, blobPath(d))
+	_, err := s.statFile(ctx, blobPath(d))
 	if errors.Is(err, driver.ErrNotFound) {
 		return false, nil
 	}
@@ -149,5 +155,14 @@ func (r *Repo) Areas() []string { return r.areas }
 func (r *Repo) Local() *Repo { return r }
 
 func (r *Repo) writeArea() string { return r.areas[0] }
+
+// statFile describes a path that can only be a file (a link, a blob): in
+// one request on drivers where Stat of a missing path costs two.
+func (s *Store) statFile(ctx context.Context, p string) (driver.FileInfo, error) {
+	if fs, ok := s.d.(driver.FileStater); ok {
+		return fs.StatFile(ctx, p)
+	}
+	return s.d.Stat(ctx, p)
+}
 
 func isNotFound(err error) bool { return errors.Is(err, driver.ErrNotFound) }

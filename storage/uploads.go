@@ -3,7 +3,7 @@ package storage
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
+	_ "crypto/sha256" // registers sha256 for go-digest
 	_ "crypto/sha512" // registers sha384/sha512 for go-digest
 	"encoding"
 	"encoding/hex"
@@ -35,11 +35,14 @@ type Upload struct {
 }
 
 type uploadState struct {
-	Repo    string    `json:"repo"`
-	Area    string    `json:"area"`
-	Offset  int64     `json:"offset"`
-	Started time.Time `json:"started"`
-	Updated time.Time `json:"updated"`
+	Repo string `json:"repo"`
+	Area string `json:"area"`
+	// Algorithm hashes the bytes as they stream; "" is sha256. A client
+	// that names its digest when it starts (POST ?digest=) gets its own.
+	Algorithm digest.Algorithm `json:"algorithm,omitempty"`
+	Offset    int64            `json:"offset"`
+	Started   time.Time        `json:"started"`
+	Updated   time.Time        `json:"updated"`
 }
 
 var uploadIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -55,6 +58,14 @@ func newID() (string, error) {
 
 // UploadStart begins an upload session into the repository's write area.
 func (r *Repo) UploadStart(ctx context.Context) (*Upload, error) {
+	return r.UploadStartHashing(ctx, digest.SHA256)
+}
+
+// UploadStartHashing begins an upload session whose bytes are hashed with
+// alg as they stream: for a client that says at the start which digest it
+// will commit (sha512), so that Commit does not read the bytes again. An
+// algorithm this build cannot hash falls back to sha256.
+func (r *Repo) UploadStartHashing(ctx context.Context, alg digest.Algorithm) (*Upload, error) {
 	id, err := newID()
 	if err != nil {
 		return nil, err
@@ -63,7 +74,18 @@ func (r *Repo) UploadStart(ctx context.Context) (*Upload, error) {
 	u := &Upload{s: r.s, id: id, state: uploadState{
 		Repo: r.name, Area: r.writeArea(), Started: now, Updated: now,
 	}}
+	if alg != digest.SHA256 && alg.Available() {
+		u.state.Algorithm = alg
+	}
 	return u, u.save(ctx)
+}
+
+// algorithm is what the session's bytes are hashed with as they stream.
+func (u *Upload) algorithm() digest.Algorithm {
+	if u.state.Algorithm == "" {
+		return digest.SHA256
+	}
+	return u.state.Algorithm
 }
 
 // Upload returns upload session id of this repository. ErrUploadUnknown when
@@ -114,10 +136,14 @@ func (u *Upload) save(ctx context.Context) error {
 	return u.s.d.PutContent(ctx, uploadStatePath(u.id), b)
 }
 
-// restoreHash restores the SHA-256 state of an upload's first offset bytes
-// from the meta of their checkpoint.
+// restoreHash restores the hash state (algorithm) of an upload's first
+// offset bytes from the meta of their checkpoint.
 func (u *Upload) restoreHash(meta []byte, offset int64) (hash.Hash, error) {
-	h := sha256.New()
+	alg := u.algorithm()
+	if !alg.Available() {
+		return nil, fmt.Errorf("upload %s: algorithm %s is not available", u.id, alg)
+	}
+	h := alg.Hash()
 	if offset == 0 {
 		return h, nil
 	}
@@ -207,12 +233,14 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (ocispec.Descripto
 	}
 	release := u.s.guard.hold()
 	defer release()
+	if err := u.s.guard.note(ctx, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	if err := u.s.claim(ctx, d); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	// Content already stored is never replaced: it was verified when it
 	// came, and these bytes are the same or (a session raced on, a bug) not.
-	// Linking it below notes it for the collector, under the guard.
 	exists, err := u.s.BlobExists(ctx, d)
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -255,12 +283,12 @@ func (u *Upload) complete(ctx context.Context) ([]byte, error) {
 // their checkpoint, or, for another algorithm or without it, by reading the
 // bytes once.
 func (u *Upload) verify(ctx context.Context, d digest.Digest, meta []byte) error {
-	if d.Algorithm() == digest.SHA256 && (meta != nil || u.state.Offset == 0) {
+	if d.Algorithm() == u.algorithm() && (meta != nil || u.state.Offset == 0) {
 		h, err := u.restoreHash(meta, u.state.Offset)
 		if err != nil {
 			return err
 		}
-		if digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil))) != d {
+		if digest.NewDigestFromEncoded(d.Algorithm(), hex.EncodeToString(h.Sum(nil))) != d {
 			return ErrDigestMismatch
 		}
 		return nil

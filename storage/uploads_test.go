@@ -610,3 +610,44 @@ func (w *closeCountingWriter) Close() error {
 	}
 	return w.FileWriter.Close()
 }
+
+// A sha512 upload started for sha512 (a client that named its digest) is
+// hashed as it streams, across chunks: Commit reads nothing back, accepts
+// the right digest and refuses a wrong one.
+func TestUploadStreamsSHA512(t *testing.T) {
+	t.Parallel()
+	fs, _ := newFS(t)
+	counting := newCountingDriver(fs)
+	s := New(counting, Options{})
+	r := repo(t, s, "a/b")
+	data := pattern(5, 300_000)
+	sum := sha512.Sum512(data)
+	d := digest.NewDigestFromBytes(digest.SHA512, sum[:])
+	push := func(want digest.Digest) (digest.Digest, int64, error) {
+		up, err := r.UploadStartHashing(ctx, digest.SHA512)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off < len(data); off += 100_000 {
+			if err := up.Append(ctx, bytes.NewReader(data[off:off+100_000]), int64(off), 100_000); err != nil {
+				t.Fatal(err)
+			}
+		}
+		desc, err := up.Commit(ctx, want)
+		return desc.Digest, desc.Size, err
+	}
+	wrong := sha512.Sum512(append([]byte("x"), data...))
+	if _, _, err := push(digest.NewDigestFromBytes(digest.SHA512, wrong[:])); !errors.Is(err, ErrDigestMismatch) {
+		t.Errorf("Commit with a wrong sha512 = %v, want ErrDigestMismatch", err)
+	}
+	got, size, err := push(d)
+	if err != nil || got != d || size != int64(len(data)) {
+		t.Fatalf("Commit(sha512) = %s of %d bytes, %v", got, size, err)
+	}
+	if n := counting.count("uploads"); n != 0 {
+		t.Errorf("the streamed sha512 Commits read the upload %d times, want 0", n)
+	}
+	if !bytes.Equal(readBlob(t, r, d), data) {
+		t.Error("the sha512 blob is not the bytes uploaded")
+	}
+}

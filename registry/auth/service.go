@@ -67,6 +67,7 @@ type Service struct {
 	signer    *signer
 	parser    *jwt.Parser
 	passwords *passwords
+	tokens    *tokenCache
 	names     ref.Names
 	chains    Chains
 }
@@ -88,6 +89,7 @@ func New(cfg Config, opts Options) (*Service, error) {
 		log:       opts.Logger,
 		signer:    sig,
 		passwords: newPasswords(cfg.Users, opts.Names),
+		tokens:    newTokenCache(),
 		names:     opts.Names,
 		chains:    opts.Chains,
 	}

@@ -60,8 +60,23 @@ func (s *Service) issue(subject, buildset string, access []Access) (issued, erro
 }
 
 // verify checks a token's algorithm (pinned to the configured key's),
-// signature, time claims, audience and issuer, and returns its claims.
+// signature, time claims, audience and issuer, and returns its claims —
+// once per token: its claims are then kept until it expires (tokenCache).
+// The claims returned are shared: callers do not change them.
 func (s *Service) verify(raw string) (*claims, error) {
+	now := s.now()
+	if c, ok := s.tokens.get(raw, now); ok {
+		return c, nil
+	}
+	c, err := s.verifyFull(raw)
+	if err != nil {
+		return nil, err
+	}
+	s.tokens.put(raw, c, now)
+	return c, nil
+}
+
+func (s *Service) verifyFull(raw string) (*claims, error) {
 	c := &claims{}
 	_, err := s.parser.ParseWithClaims(raw, c, func(*jwt.Token) (any, error) {
 		return s.signer.verifyKey, nil

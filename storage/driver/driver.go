@@ -193,6 +193,25 @@ type Adopter interface {
 	Adopt(ctx context.Context, f *os.File, dst string) error
 }
 
+// FileStater is implemented by drivers for which describing a path that
+// can only be a file costs less than Stat: on an object store Stat of a
+// missing key lists the prefix too (it may be a "directory"), StatFile is
+// one HEAD. Storage probes links and blobs, which are always files, with it.
+type FileStater interface {
+	// StatFile describes the file at path. A missing file — or a path that
+	// is only a directory — is an error wrapping ErrNotFound.
+	StatFile(ctx context.Context, path string) (FileInfo, error)
+}
+
+// AtomicCommitter is implemented by drivers whose writers show nothing at
+// the path until Commit, and then the whole content at once (an S3 PUT, or
+// a multipart upload completed), replacing what was there: content already
+// verified can then be written at its final path, with no copy after.
+type AtomicCommitter interface {
+	// CommitsAtomically is a marker; it does nothing.
+	CommitsAtomically()
+}
+
 // TempSweeper is implemented by drivers whose writes can leave temporary
 // files behind when the process dies mid-write (the filesystem: a PutContent
 // or an adopted spool cut short by a crash). Object stores have nothing of

@@ -119,6 +119,11 @@ func TestPrune(t *testing.T) {
 	if blobs := metricValue(t, e.srv.URL, `shadowreg_gc_deleted_total{kind="blobs"}`); blobs != float64(real.Blobs) {
 		t.Errorf("shadowreg_gc_deleted_total{blobs} = %v, want %d", blobs, real.Blobs)
 	}
+	// Every collection, dry or not, pauses references at least once: when
+	// its marking starts.
+	if pauses := metricValue(t, e.srv.URL, "shadowreg_gc_pause_seconds_count"); pauses < 3 {
+		t.Errorf("shadowreg_gc_pause_seconds_count = %v after three collections, want at least 3", pauses)
+	}
 
 	// Local mode: prune --config on the stopped registry's storage.
 	e.admin.create("prune-local", "--ttl", "1h")

@@ -58,6 +58,8 @@ type Goal struct {
 func (c *Case) goalText() string {
 	g := c.Goal
 	switch {
+	case g.VsLimit > 0 && c.Base != "":
+		return fmt.Sprintf(">= %.2fx %s", g.VsLimit, c.Base)
 	case g.VsLimit > 0:
 		return fmt.Sprintf(">= %.0f%% of limit", 100*g.VsLimit)
 	case g.VsRef > 0:
@@ -73,15 +75,15 @@ func (c *Case) goalText() string {
 }
 
 // allCases lists the cases in run order. Groups usable in --cases: "all",
-// "fs" (push, pull, manifest), "pt" (pull-through), "s3".
+// "fs" (push, pull, manifest, auth), "pt" (pull-through), "s3".
 func allCases(o *options) []*Case {
 	cold, warm := pullThroughCases(o)
-	return []*Case{pushCase(o, ""), pullCase(o, ""), manifestCase(o), cold, warm, pushCase(o, "s3"), pullCase(o, "s3")}
+	return []*Case{pushCase(o, ""), pullCase(o, ""), manifestCase(o), authCase(o), cold, warm, pushCase(o, "s3"), pullCase(o, "s3")}
 }
 
 var caseGroups = map[string][]string{
-	"all": {"push", "pull", "manifest", "pt-cold", "pt-warm", "s3-push", "s3-pull"},
-	"fs":  {"push", "pull", "manifest"},
+	"all": {"push", "pull", "manifest", "auth", "pt-cold", "pt-warm", "s3-push", "s3-pull"},
+	"fs":  {"push", "pull", "manifest", "auth"},
 	"pt":  {"pt-cold", "pt-warm"},
 	"s3":  {"s3-push", "s3-pull"},
 }

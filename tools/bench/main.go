@@ -136,6 +136,13 @@ func main() {
 		limitServerMain(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "scale" {
+		if err := scaleMain(os.Args[2:]); err != nil && !errors.Is(err, flag.ErrHelp) {
+			logf("error: %v", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -214,6 +221,17 @@ func run(o *options) error {
 		size = 0
 	}
 
+	limSize := size
+	if limSize == 0 {
+		limSize = 512 << 20
+	}
+	logf("measuring the machine's limits: durable write of %s, SHA-256 on one core, loopback sendfile", mib(limSize))
+	limits, err := measureLimits(ctx, dir, blob, limSize, 3)
+	if err != nil {
+		return err
+	}
+	logf("limits: durable write %.0f MB/s, SHA-256 %.0f MB/s per core, loopback sendfile %.0f MB/s", limits.DurableWrite, limits.SHA256, limits.Sendfile)
+
 	l := newLab(o, dir, blob)
 	defer l.stopAll()
 	var crs []*caseResult
@@ -236,8 +254,10 @@ func run(o *options) error {
 		Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH, BlobBytes: size, Reps: o.reps,
 		Dir: dir, FS: fst, Load: [2]string{load, loadAvg()}, Targets: l.running(),
 	}
+	h.Limits = limits
 	if l.image != nil {
 		h.Image = fmt.Sprintf("%s; pulled %d blobs at a time", l.image, o.pullParallel)
+		h.ImageBytes = l.image.Bytes
 	}
 	h.Elapsed = time.Since(started).Round(time.Second).String()
 	fmt.Println()

@@ -69,7 +69,9 @@ func (p *proc) waitReady(ctx context.Context, base string, timeout time.Duration
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/", nil)
 		if resp, err := c.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// 401 with a Bearer challenge: a registry with auth, up.
+			if resp.StatusCode == http.StatusOK ||
+				resp.StatusCode == http.StatusUnauthorized && strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer ") {
 				return nil
 			}
 		}

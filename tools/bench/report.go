@@ -13,18 +13,20 @@ import (
 
 // header describes the run; it heads the table and the JSON.
 type header struct {
-	Date      string    `json:"date"`
-	CPU       string    `json:"cpu"`
-	Cores     int       `json:"cores"`
-	Go        string    `json:"go"`
-	BlobBytes int64     `json:"blob_bytes"`
-	Reps      int       `json:"reps"`
-	Dir       string    `json:"dir"`
-	FS        string    `json:"fs"`
-	Load      [2]string `json:"loadavg_start_end"`
-	Image     string    `json:"image,omitempty"` // the pull-through image, when those cases ran
-	Elapsed   string    `json:"elapsed"`
-	Targets   []*Target `json:"targets"`
+	Date       string         `json:"date"`
+	CPU        string         `json:"cpu"`
+	Cores      int            `json:"cores"`
+	Go         string         `json:"go"`
+	BlobBytes  int64          `json:"blob_bytes"`
+	Reps       int            `json:"reps"`
+	Dir        string         `json:"dir"`
+	FS         string         `json:"fs"`
+	Load       [2]string      `json:"loadavg_start_end"`
+	Image      string         `json:"image,omitempty"` // the pull-through image, when those cases ran
+	ImageBytes int64          `json:"image_bytes,omitempty"`
+	Limits     *machineLimits `json:"limits,omitempty"`
+	Elapsed    string         `json:"elapsed"`
+	Targets    []*Target      `json:"targets"`
 }
 
 // verdict compares medians: ours/ref, each against the Limit column (a share of
@@ -128,16 +130,90 @@ func printTable(w io.Writer, h header, crs []*caseResult) {
 			fmt.Fprintln(w, "limit: plain net/http on the same loopback and disk (pull: ServeFile/sendfile; push: SHA-256 + write + fsync).")
 		}
 	}
-	if len(bases) > 0 {
-		fmt.Fprintln(w)
+	for len(bases) > 0 { // one table per baseline
 		base := bases[0].Case.Base
-		notes = append(notes, printGroup(w, bases, base, "/"+base, ratio)...)
+		var group []*caseResult
+		group, bases = splitBy(bases, func(cr *caseResult) bool { return cr.Case.Base == base })
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "s = seconds from the manifest GET to the last byte of the last blob (lower is better); ratios are of those times.")
-		fmt.Fprintln(w, "direct: the same pull straight from the upstream, timed in the same interleaved rounds; cold: a new cache on empty storage every rep.")
+		notes = append(notes, printGroup(w, group, base, "/"+strings.ReplaceAll(base, " ", "-"), ratio)...)
+		fmt.Fprintln(w)
+		switch base {
+		case "direct":
+			fmt.Fprintln(w, "s = seconds from the manifest GET to the last byte of the last blob (lower is better); ratios are of those times.")
+			fmt.Fprintln(w, "direct: the same pull straight from the upstream, timed in the same interleaved rounds; cold: a new cache on empty storage every rep.")
+		case "no auth":
+			fmt.Fprintln(w, "bearer: every request with one HS256 token; basic: with a user and its bcrypt-hashed password; no auth: the same server open.")
+		}
 	}
+	printLimits(w, h, crs)
 	for _, e := range notes {
 		fmt.Fprintln(w, e)
+	}
+}
+
+// splitBy returns the results that keep selects, and the others, in order.
+func splitBy(crs []*caseResult, keep func(*caseResult) bool) (in, out []*caseResult) {
+	for _, cr := range crs {
+		if keep(cr) {
+			in = append(in, cr)
+		} else {
+			out = append(out, cr)
+		}
+	}
+	return in, out
+}
+
+// limitShare is ours and the reference as a share of one limit of a case
+// (machineLimits.bindings).
+type limitShare struct {
+	Limit    limit   `json:"limit"`
+	OursMBps float64 `json:"ours_mbps"`
+	RefMBps  float64 `json:"ref_mbps"`
+	OursPct  float64 `json:"ours_pct"`
+	RefPct   float64 `json:"ref_pct"`
+}
+
+func sharesOf(h header, cr *caseResult) []limitShare {
+	o, r := summarize(cr.Ours.values()).Median, summarize(cr.Ref.values()).Median
+	if cr.Case.Lower { // seconds for the image: its rate
+		if h.ImageBytes == 0 {
+			return nil
+		}
+		o, r = float64(h.ImageBytes)/1e6/o, float64(h.ImageBytes)/1e6/r
+	}
+	var out []limitShare
+	for _, l := range h.Limits.bindings(cr.Case.Key) {
+		out = append(out, limitShare{Limit: l, OursMBps: o, RefMBps: r, OursPct: 100 * o / l.MBps, RefPct: 100 * r / l.MBps})
+	}
+	return out
+}
+
+// printLimits prints the limits measured in this run and each case's rate
+// as a share of each limit that binds it.
+func printLimits(w io.Writer, h header, crs []*caseResult) {
+	if h.Limits == nil {
+		return
+	}
+	m := h.Limits
+	fmt.Fprintln(w)
+	send := "not measured (no case uses the blob)"
+	if m.Sendfile > 0 {
+		send = num(m.Sendfile) + " MB/s"
+	}
+	fmt.Fprintf(w, "machine limits, this run (best of 3): durable write %s MB/s (1 MiB writes + fdatasync), SHA-256 %s MB/s on one core, loopback sendfile %s\n",
+		num(m.DurableWrite), num(m.SHA256), send)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "case\tlimit\tMB/s\tours MB/s\tours %\tref MB/s\tref %")
+	rows := 0
+	for _, cr := range crs {
+		for _, ls := range sharesOf(h, cr) {
+			rows++
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cr.Case.Name, ls.Limit.Name, num(ls.Limit.MBps),
+				num(ls.OursMBps), pct(ls.OursPct), num(ls.RefMBps), pct(ls.RefPct))
+		}
+	}
+	if rows > 0 {
+		tw.Flush()
 	}
 }
 
@@ -216,6 +292,8 @@ type jsonCase struct {
 	RefOverBase  *float64    `json:"ref_over_base,omitempty"`
 	Met          *bool       `json:"goal_met,omitempty"`
 	Profiles     []string    `json:"profiles,omitempty"`
+	// Limits: the case against each machine limit that binds it.
+	Limits []limitShare `json:"machine_limits,omitempty"`
 }
 
 func finite(v float64) *float64 {
@@ -265,6 +343,7 @@ func writeJSON(path string, h header, crs []*caseResult) error {
 		} else {
 			jc.OursPctLimit, jc.RefPctLimit = finite(100*v.OursVsLim), finite(100*v.RefVsLim)
 		}
+		jc.Limits = sharesOf(h, cr)
 		out.Cases = append(out.Cases, jc)
 	}
 	b, err := json.MarshalIndent(out, "", "  ")

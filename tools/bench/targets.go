@@ -21,6 +21,9 @@ func makers() map[string]maker {
 		"reference":   startReference,
 		"reference-b": startReference, // stands in for shadowreg with --ours reference
 		"limit":       startLimit,
+		// filesystem storage with auth: clients send a token, or a password
+		"shadowreg-bearer": startShadowreg,
+		"shadowreg-basic":  startShadowreg,
 		// pull-through: the upstream registry, and caches in front of it
 		"upstream":       startUpstream,
 		"shadowreg-pt":   startShadowreg,
@@ -59,7 +62,10 @@ func variantOf(key string) string {
 // colName is the column label of a registry target: shadowreg, reference or
 // reference-b, whichever its backend (the case's row says which).
 func colName(key string) string {
-	kind, _, _ := strings.Cut(key, "-")
+	kind, v, _ := strings.Cut(key, "-")
+	if v == "bearer" || v == "basic" {
+		return v
+	}
 	if strings.HasSuffix(key, "-b") {
 		return kind + "-b"
 	}
@@ -138,6 +144,13 @@ func startShadowreg(ctx context.Context, l *lab, key, dir string) (*Target, erro
 		fmt.Fprintf(&cfg, "upstreams:\n  docker.io:\n    url: %s\n    tag-ttl: %s\n", up.URL, l.opt.tagTTL)
 		argv = append(argv, "--upstream", "docker.io="+up.URL)
 		backend = fmt.Sprintf("filesystem, upstream docker.io=%s, tag-ttl %s", up.URL, l.opt.tagTTL)
+	case "bearer", "basic":
+		a, err := authConfig()
+		if err != nil {
+			return nil, err
+		}
+		cfg.WriteString(a)
+		backend = "filesystem, auth (bcrypt password, HS256 tokens)"
 	}
 	if err := os.WriteFile(argv[3], []byte(cfg.String()), 0o644); err != nil {
 		return nil, err
@@ -150,6 +163,12 @@ func startShadowreg(ctx context.Context, l *lab, key, dir string) (*Target, erro
 	t, err := serveProc(ctx, l, colName(key), desc, port, argv, dir)
 	if err != nil {
 		return nil, err
+	}
+	if v := variantOf(key); v == "bearer" || v == "basic" {
+		if err := authenticate(ctx, t, v); err != nil {
+			t.stop()
+			return nil, err
+		}
 	}
 	switch {
 	case l.opt.shadowregPprof != "":

@@ -50,7 +50,7 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	// store: the closure ties the knot.
 	// Object storage is there to be shared by replicas: coordinate garbage
 	// collection with them through the bucket.
-	a.store = storage.New(drv, storage.Options{Logger: log, Shared: c.Storage.Driver == "s3",
+	a.store = storage.New(drv, storage.Options{Logger: log, Shared: c.Storage.Driver == "s3", GCPause: a.m.gcPaused,
 		Quota: func(ctx context.Context, area string) (int64, error) {
 			return a.buildsets.Quota(ctx, area)
 		}})

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shadowreg/shadowreg/storage"
 )
@@ -14,6 +16,7 @@ type appMetrics struct {
 	gcFreed    prometheus.Counter
 	gcLastOK   prometheus.Gauge
 	gcLastTook prometheus.Gauge
+	gcPause    prometheus.Histogram
 }
 
 func newAppMetrics(reg prometheus.Registerer) *appMetrics {
@@ -38,14 +41,22 @@ func newAppMetrics(reg prometheus.Registerer) *appMetrics {
 		gcLastTook: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shadowreg_gc_last_duration_seconds", Help: "How long the last successful garbage collection took.",
 		}),
+		gcPause: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "shadowreg_gc_pause_seconds",
+			Help:    "How long garbage collection kept pushes, mounts and upload commits from referencing content, per pause (the start of a marking, each batch of deletions).",
+			Buckets: []float64{.00001, .0001, .0005, .001, .005, .01, .025, .05, .1, .25, 1},
+		}),
 	}
-	reg.MustRegister(m.served, m.gcRuns, m.gcDeleted, m.gcFreed, m.gcLastOK, m.gcLastTook)
+	reg.MustRegister(m.served, m.gcRuns, m.gcDeleted, m.gcFreed, m.gcLastOK, m.gcLastTook, m.gcPause)
 	return m
 }
 
 func (m *appMetrics) servedFrom(namespace, kind, source string) {
 	m.served.WithLabelValues(namespace, kind, source).Inc()
 }
+
+// gcPaused records one moment in which a collection kept references out.
+func (m *appMetrics) gcPaused(d time.Duration) { m.gcPause.Observe(d.Seconds()) }
 
 // collected records one garbage collection.
 func (m *appMetrics) collected(rep *storage.CollectReport, err error) {

@@ -29,6 +29,8 @@ func Run(t *testing.T, newDriver func(t *testing.T) driver.Driver) {
 	t.Run("Delete", s.testDelete)
 	t.Run("Concurrent", s.testConcurrent)
 	t.Run("CanceledContext", s.testCanceledContext)
+	t.Run("FileStater", s.testFileStater)
+	t.Run("AtomicCommit", s.testAtomicCommit)
 }
 
 type suite struct {

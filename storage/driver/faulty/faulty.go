@@ -39,7 +39,7 @@ func (f Fault) String() string {
 
 // Call is one driver call, as a Rule sees it.
 type Call struct {
-	Op   string // the method: GetContent, PutContent, Reader, Writer, Write, Checkpoint, Commit, Stat, List, Walk, Move, Delete, Adopt
+	Op   string // the method: GetContent, PutContent, Reader, Writer, Write, Checkpoint, Commit, Stat, StatFile, List, Walk, Move, Delete, Adopt
 	Path string
 	N    int64 // the call's number, from 1, over all calls
 }
@@ -194,6 +194,22 @@ func (d *Driver) Stat(ctx context.Context, path string) (driver.FileInfo, error)
 		return driver.FileInfo{}, errFor(f, "Stat", path, false)
 	}
 	return d.inner.Stat(ctx, path)
+}
+
+// StatFile is driver.FileStater, faulted like Stat: the inner driver's
+// when it has one, else Stat refusing directories.
+func (d *Driver) StatFile(ctx context.Context, path string) (driver.FileInfo, error) {
+	if f := d.decide(ctx, "StatFile", path); f != None {
+		return driver.FileInfo{}, errFor(f, "StatFile", path, false)
+	}
+	if fs, ok := d.inner.(driver.FileStater); ok {
+		return fs.StatFile(ctx, path)
+	}
+	fi, err := d.inner.Stat(ctx, path)
+	if err == nil && fi.IsDir {
+		return driver.FileInfo{}, driver.NotFound(d.inner.Name(), path)
+	}
+	return fi, err
 }
 
 func (d *Driver) List(ctx context.Context, path string) ([]string, error) {

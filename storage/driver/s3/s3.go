@@ -178,6 +178,25 @@ func (d *Driver) Stat(ctx context.Context, path string) (driver.FileInfo, error)
 	return driver.FileInfo{}, notFound(path, "")
 }
 
+// StatFile implements driver.FileStater: one HEAD, no listing.
+func (d *Driver) StatFile(ctx context.Context, path string) (driver.FileInfo, error) {
+	if err := validate(path); err != nil {
+		return driver.FileInfo{}, err
+	}
+	oi, err := d.core.StatObject(ctx, d.bucket, d.layout.data(path), minio.StatObjectOptions{})
+	if isNotFound(err) {
+		return driver.FileInfo{}, notFound(path, "")
+	}
+	if err != nil {
+		return driver.FileInfo{}, d.wrap("stat", path, err)
+	}
+	return driver.FileInfo{Path: path, Size: oi.Size, ModTime: oi.LastModified}, nil
+}
+
+// CommitsAtomically implements driver.AtomicCommitter: a writer's content
+// is an object only once its PUT or multipart upload completes.
+func (d *Driver) CommitsAtomically() {}
+
 // List implements driver.Driver: one delimited listing of path/.
 func (d *Driver) List(ctx context.Context, path string) ([]string, error) {
 	if err := validate(path); err != nil {

@@ -1,0 +1,368 @@
+package main
+
+// The scale case: how each cost grows with the registry. `bench scale` grows
+// a shadowreg (filesystem storage, a fresh process per size) to N manifests
+// spread over B buildsets, then measures what a CI fleet feels: manifest GET
+// latency against overlay depth, _catalog and tags/list against their size,
+// a garbage collection (after a tenth of the buildsets was deleted) with its
+// duration, and pushes made while it runs, and the server's RSS. It prints
+// one row per size, so that a cost that grows with N shows as it grows.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+type scaleOptions struct {
+	sizes     []int
+	buildsets int
+	workers   int
+	bin, dir  string
+}
+
+type scaleRow struct {
+	Manifests, Buildsets int
+	Populate             time.Duration
+	CatalogRepos         int
+	Catalog, TagsList    time.Duration // median of 5
+	TagsInList           int
+	Depth                map[int][2]float64 // parents -> p50, p99 ms of manifest GET by tag
+	GCTook               time.Duration
+	GCBlobs              int
+	PushesDuringGC       int
+	PushP99DuringGC      float64 // ms
+	PushP99Idle          float64
+	RSSMiB               float64
+}
+
+func scaleMain(args []string) error {
+	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+	sizes := fs.String("sizes", "1000,10000", "registry sizes, in manifests, comma-separated (100000 takes a long while)")
+	o := scaleOptions{}
+	fs.IntVar(&o.buildsets, "buildsets", 100, "buildsets the manifests are spread over")
+	fs.IntVar(&o.workers, "workers", 16, "concurrent pushers while growing the registry")
+	fs.StringVar(&o.bin, "shadowreg", envOr("SHADOWREG_BIN", filepath.Join(repoRoot(), ".cache/shadowreg")), "shadowreg binary")
+	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent directory for the run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < o.buildsets {
+			return fmt.Errorf("--sizes: %q is not a number of manifests of at least --buildsets", s)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	dir, err := os.MkdirTemp(o.dir, "shadowreg-scale-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	var rows []scaleRow
+	for _, n := range o.sizes {
+		row, err := scaleRun(ctx, o, filepath.Join(dir, strconv.Itoa(n)), n)
+		if err != nil {
+			return fmt.Errorf("%d manifests: %w", n, err)
+		}
+		rows = append(rows, row)
+	}
+	printScale(os.Stdout, rows)
+	return nil
+}
+
+// scaleServer is one shadowreg for one size.
+type scaleServer struct {
+	base string
+	c    *http.Client
+	p    *proc
+}
+
+func startScaleServer(ctx context.Context, o scaleOptions, dir string) (*scaleServer, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\ndata-dir: %s\nbuildsets:\n  implicit: true\ngc:\n  interval: 0s\n  grace: 1s\n",
+		port, filepath.Join(dir, "data"))
+	cfgPath := filepath.Join(dir, "shadowreg.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	p, err := startProc("shadowreg", []string{o.bin, "serve", "--config", cfgPath}, filepath.Join(dir, "shadowreg.log"))
+	if err != nil {
+		return nil, err
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := p.waitReady(ctx, base, time.Minute); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return &scaleServer{base: base, c: newClient(o.workers * 2), p: p}, nil
+}
+
+// image pushes a manifest with its own config and a shared layer into repo
+// as tag, and returns the manifest's length.
+func (s *scaleServer) image(ctx context.Context, repo, tag string, seed int) error {
+	layer := newSmallBlob(bytes.Repeat([]byte("shared layer;"), 300))
+	config := newSmallBlob(fmt.Appendf(nil, `{"architecture":"amd64","os":"linux","seed":%d}`, seed))
+	m, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": ociManifest,
+		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.Digest, "size": len(config.Data)},
+		"layers": []map[string]any{{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.Digest, "size": len(layer.Data)}}})
+	if err != nil {
+		return err
+	}
+	for _, b := range []smallBlob{layer, config} {
+		if err := pushSmall(ctx, s.c, s.base, repo, b); err != nil {
+			return err
+		}
+	}
+	return putManifest(ctx, s.c, s.base, repo, tag, ociManifest, m)
+}
+
+func (s *scaleServer) do(ctx context.Context, method, path string, body []byte) ([]byte, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", manifestAccept)
+	t0 := time.Now()
+	resp, err := s.c.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	d := time.Since(t0)
+	if err == nil && resp.StatusCode/100 != 2 {
+		err = fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
+	}
+	return b, d, err
+}
+
+// timed runs fn n times and returns the durations sorted.
+func timed(n int, fn func() (time.Duration, error)) ([]time.Duration, error) {
+	var ds []time.Duration
+	for range n {
+		d, err := fn()
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	slices.Sort(ds)
+	return ds, nil
+}
+
+const scaleReposPerBuildset = 10
+
+// scaleRepo is where manifest i goes: a twentieth into one shared repository
+// (its tags list grows with the registry), a twentieth each into a shared
+// repository of its own (the catalog grows), the rest into the buildsets'
+// repositories.
+func scaleRepo(i, buildsets int) string {
+	switch i % 20 {
+	case 0:
+		return "scale/tags"
+	case 10:
+		return fmt.Sprintf("scale/c%d", i)
+	}
+	return fmt.Sprintf("buildsets/bs%d/scale/r%d", i%buildsets, (i/buildsets)%scaleReposPerBuildset)
+}
+
+func scaleRun(ctx context.Context, o scaleOptions, dir string, n int) (scaleRow, error) {
+	row := scaleRow{Manifests: n, Buildsets: o.buildsets, Depth: map[int][2]float64{}}
+	s, err := startScaleServer(ctx, o, dir)
+	if err != nil {
+		return row, err
+	}
+	defer s.p.stop()
+
+	logf("scale %d: pushing %d manifests into %d buildsets, %d pushers", n, n, o.buildsets, o.workers)
+	t0 := time.Now()
+	var next atomic.Int64
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range o.workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				repo := scaleRepo(i, o.buildsets)
+				if err := s.image(ctx, repo, fmt.Sprintf("t%d", i), i); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return row, firstErr
+	}
+	row.Populate = time.Since(t0)
+
+	// _catalog (n/20 repositories) and the largest tags list (n/20 tags).
+	cat, err := timed(5, func() (time.Duration, error) {
+		b, d, err := s.do(ctx, http.MethodGet, "/v2/_catalog?n=1000000", nil)
+		var c struct{ Repositories []string }
+		if err == nil {
+			err = json.Unmarshal(b, &c)
+			row.CatalogRepos = len(c.Repositories)
+		}
+		return d, err
+	})
+	if err != nil {
+		return row, err
+	}
+	tl, err := timed(5, func() (time.Duration, error) {
+		b, d, err := s.do(ctx, http.MethodGet, "/v2/scale/tags/tags/list", nil)
+		var t struct{ Tags []string }
+		if err == nil {
+			err = json.Unmarshal(b, &t)
+			row.TagsInList = len(t.Tags)
+		}
+		return d, err
+	})
+	if err != nil {
+		return row, err
+	}
+	row.Catalog, row.TagsList = cat[len(cat)/2], tl[len(tl)/2]
+
+	// Manifest GET by tag through 1, 4 and 16 parents, the tag in the shared
+	// area beneath them all: every area is probed.
+	if err := s.image(ctx, "scale/base", "latest", -1); err != nil {
+		return row, err
+	}
+	for _, k := range []int{1, 4, 16} {
+		var parents []string // buildsets that hold manifests: not every tenth (scaleRepo)
+		for i := 1; len(parents) < k; i++ {
+			if i%10 != 0 {
+				parents = append(parents, fmt.Sprintf("bs%d", i%o.buildsets))
+			}
+		}
+		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("depth%d", k), "parents": parents})
+		if _, _, err := s.do(ctx, http.MethodPost, "/shadowreg/v1/buildsets", body); err != nil {
+			return row, err
+		}
+		ds, err := timed(300, func() (time.Duration, error) {
+			_, d, err := s.do(ctx, http.MethodGet, fmt.Sprintf("/v2/buildsets/depth%d/scale/base/manifests/latest", k), nil)
+			return d, err
+		})
+		if err != nil {
+			return row, err
+		}
+		row.Depth[k] = [2]float64{ms(percentile(ds, 0.5)), ms(percentile(ds, 0.99))}
+	}
+
+	// Pushes with nothing else running, then during a collection that has a
+	// tenth of the buildsets to free.
+	push := func(i int) (time.Duration, error) {
+		t := time.Now()
+		err := s.image(ctx, "buildsets/live/scale/app", fmt.Sprintf("p%d", i), 1_000_000+i)
+		return time.Since(t), err
+	}
+	idle, err := timed(50, func() (time.Duration, error) { return push(int(next.Add(1))) })
+	if err != nil {
+		return row, err
+	}
+	row.PushP99Idle = ms(percentile(idle, 0.99))
+	for i := 1; i < o.buildsets; i += 10 {
+		if _, _, err := s.do(ctx, http.MethodDelete, fmt.Sprintf("/shadowreg/v1/buildsets/bs%d", i), nil); err != nil {
+			return row, err
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // the grace period
+	logf("scale %d: collecting", n)
+	gcDone := make(chan error, 1)
+	go func() {
+		b, _, err := s.do(ctx, http.MethodPost, "/shadowreg/v1/gc", nil)
+		var rep struct {
+			Blobs int
+			Took  time.Duration
+		}
+		if err == nil {
+			err = json.Unmarshal(b, &rep)
+		}
+		row.GCTook, row.GCBlobs = rep.Took, rep.Blobs
+		gcDone <- err
+	}()
+	var during []time.Duration
+	for running := true; running; {
+		select {
+		case err := <-gcDone:
+			if err != nil {
+				return row, err
+			}
+			running = false
+		default:
+			d, err := push(int(next.Add(1)))
+			if err != nil {
+				return row, err
+			}
+			during = append(during, d)
+		}
+	}
+	slices.Sort(during)
+	row.PushesDuringGC = len(during)
+	if len(during) > 0 {
+		row.PushP99DuringGC = ms(percentile(during, 0.99))
+	}
+	row.RSSMiB = rssMiB(s.p.cmd.Process.Pid)
+	return row, nil
+}
+
+// rssMiB reads a process's resident set size from /proc.
+func rssMiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func printScale(w io.Writer, rows []scaleRow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "manifests\tbuildsets\tpopulate\t_catalog (repos)\ttags/list (tags)\tGET p50/p99 ms, 1 parent\t4 parents\t16 parents\tGC took\tblobs freed\tpushes during GC\tpush p99 ms during GC\tidle\tRSS MiB")
+	for _, r := range rows {
+		d := func(k int) string { return fmt.Sprintf("%.2f / %.2f", r.Depth[k][0], r.Depth[k][1]) }
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%.1f ms (%d)\t%.1f ms (%d)\t%s\t%s\t%s\t%s\t%d\t%d\t%.1f\t%.1f\t%.0f\n",
+			r.Manifests, r.Buildsets, r.Populate.Round(time.Millisecond), ms(r.Catalog), r.CatalogRepos, ms(r.TagsList), r.TagsInList,
+			d(1), d(4), d(16), r.GCTook.Round(time.Millisecond), r.GCBlobs, r.PushesDuringGC, r.PushP99DuringGC, r.PushP99Idle, r.RSSMiB)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "filesystem storage; each manifest: its own config and a shared 3.9 KiB layer; a tenth in the shared area (one repository with n/20 tags, n/20 repositories")
+	fmt.Fprintln(w, "of one tag), the rest in 10 repositories per buildset; GC after a tenth of the buildsets was deleted; pushes: config, layer, manifest into a live buildset;")
+	fmt.Fprintln(w, "GET by tag from a buildset over k parents with the tag in the shared area (every area probed); medians of 5 (_catalog, tags/list), 300 GETs per depth.")
+}
