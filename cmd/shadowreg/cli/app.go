@@ -22,6 +22,7 @@ import (
 	"github.com/shadowreg/shadowreg/storage/driver"
 	"github.com/shadowreg/shadowreg/storage/driver/filesystem"
 	"github.com/shadowreg/shadowreg/storage/driver/s3"
+	"github.com/shadowreg/shadowreg/storage/driver/swift"
 )
 
 // app is a shadowreg assembled from its configuration: the one place where
@@ -69,10 +70,17 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 
 // newDriver opens the configured storage.
 func newDriver(ctx context.Context, c *config.Config) (driver.Driver, error) {
-	if c.Storage.Driver == "s3" {
+	switch c.Storage.Driver {
+	case "s3":
 		d, err := s3.New(ctx, c.Storage.S3)
 		if err != nil {
 			return nil, fmt.Errorf("storage.s3: %w", err)
+		}
+		return d, nil
+	case "swift":
+		d, err := swift.New(ctx, c.Storage.Swift)
+		if err != nil {
+			return nil, fmt.Errorf("storage.swift: %w", err)
 		}
 		return d, nil
 	}
