@@ -143,7 +143,8 @@ func (a *app) handler() (http.Handler, error) {
 		Metrics:          a.metrics,
 		MaxManifestBytes: a.cfg.Limits.MaxManifestBytes,
 		Handlers:         map[string]http.Handler{},
-		RedirectBlobs:    a.cfg.Storage.Driver == "s3" && a.cfg.Storage.S3.Redirect,
+		RedirectBlobs: a.cfg.Storage.Driver == "s3" && a.cfg.Storage.S3.Redirect ||
+			a.cfg.Storage.Driver == "swift" && a.cfg.Storage.Swift.Redirect,
 	}
 	if c := a.cfg.Auth; c != nil {
 		svc, err := auth.New(*c, auth.Options{PublicURL: a.cfg.PublicURL, Logger: a.log, Users: a.buildsets,
