@@ -50,8 +50,8 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	// The store asks the buildsets for quotas; the buildsets are built on the
 	// store: the closure ties the knot.
 	// Object storage is there to be shared by replicas: coordinate garbage
-	// collection with them through the bucket.
-	a.store = storage.New(drv, storage.Options{Logger: log, Shared: c.Storage.Driver == "s3",
+	// collection with them through the bucket or container.
+	a.store = storage.New(drv, storage.Options{Logger: log, Shared: c.Storage.Driver != "filesystem",
 		Quota: func(ctx context.Context, area string) (int64, error) {
 			return a.buildsets.Quota(ctx, area)
 		}})

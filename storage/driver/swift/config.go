@@ -71,6 +71,12 @@ type Config struct {
 	// segment is stored as segments plus a manifest. Default 32 MiB, at
 	// least 1 MiB, at most 5 GiB (Swift's largest object).
 	SegmentSize int64 `yaml:"segment-size"`
+	// ListingLag bounds how long a new object may be missing from container
+	// listings (a Go duration, default 2s): the garbage collector waits
+	// twice that after announcing a deletion before it lists the claims of
+	// other replicas (driver.ListingLagger). Raise it for clusters whose
+	// container servers queue updates.
+	ListingLag string `yaml:"listing-lag"`
 	// MaxSegments is the cluster's max_manifest_segments (default 1000):
 	// a blob written in one stream holds up to MaxSegments*SegmentSize.
 	MaxSegments int `yaml:"max-segments"`
@@ -133,6 +139,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("swift.segment-size: %d: must be between %d (1 MiB) and %d (5 GiB)", c.SegmentSize,
 			minSegmentSize, maxSegmentSize)
 	}
+	if _, err := c.listingLag(); err != nil {
+		return err
+	}
 	if c.MaxSegments < 0 {
 		return fmt.Errorf("swift.max-segments: %d: must be positive", c.MaxSegments)
 	}
@@ -168,6 +177,19 @@ func (c Config) maxSegments() int {
 		return defaultMaxSegments
 	}
 	return c.MaxSegments
+}
+
+const defaultListingLag = 2 * time.Second
+
+func (c Config) listingLag() (time.Duration, error) {
+	if c.ListingLag == "" {
+		return defaultListingLag, nil
+	}
+	d, err := time.ParseDuration(c.ListingLag)
+	if err != nil || d < 0 || d > 10*time.Minute {
+		return 0, fmt.Errorf("swift.listing-lag: %q: want a duration between 0s and 10m", c.ListingLag)
+	}
+	return d, nil
 }
 
 func (c Config) redirectExpiry() (time.Duration, error) {

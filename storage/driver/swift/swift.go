@@ -52,12 +52,14 @@ type Driver struct {
 	redirect    bool
 	expiry      time.Duration
 	tempURLKey  string
+	listingLag  time.Duration
 	noBulk      atomic.Bool // the cluster has no bulk middleware: delete one by one
 }
 
 var (
-	_ driver.Driver = (*Driver)(nil)
-	_ driver.URLer  = (*Driver)(nil)
+	_ driver.Driver        = (*Driver)(nil)
+	_ driver.URLer         = (*Driver)(nil)
+	_ driver.ListingLagger = (*Driver)(nil)
 )
 
 // New authenticates and checks that the container exists (and, with
@@ -71,7 +73,8 @@ func New(ctx context.Context, c Config) (*Driver, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	expiry, _ := c.redirectExpiry() // checked by Validate
-	d := &Driver{
+	lag, _ := c.listingLag()
+	d := &Driver{listingLag: lag,
 		sc: sc, container: c.Container, layout: newLayout(c.root()),
 		segmentSize: c.segmentSize(), maxSegments: c.maxSegments(),
 		redirect: c.Redirect, expiry: expiry, tempURLKey: c.TempURLKey,
@@ -108,6 +111,10 @@ func (d *Driver) accountHeader(ctx context.Context) (http.Header, error) {
 	resp.Body.Close()
 	return resp.Header, nil
 }
+
+// ListingLag implements driver.ListingLagger: container listings are
+// updated after a PUT returns (see delete.go).
+func (d *Driver) ListingLag() time.Duration { return d.listingLag }
 
 // Name implements driver.Driver.
 func (d *Driver) Name() string { return name }
