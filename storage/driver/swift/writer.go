@@ -86,7 +86,7 @@ func (d *Driver) Writer(ctx context.Context, path string, offset int64) (driver.
 	if err := d.dropState(ctx, path, offset, c.UploadID); err != nil {
 		return nil, err
 	}
-	w.uploadID, w.segs, w.buf, w.next, w.meta = c.UploadID, c.Segments, tail, len(c.Segments)+1, c.Meta
+	w.uploadID, w.segs, w.buf, w.next, w.meta = c.UploadID, c.Parts, tail, len(c.Parts)+1, c.Meta
 	return w, nil
 }
 
@@ -142,16 +142,6 @@ func (w *writer) Write(p []byte) (int, error) {
 		w.written += int64(k)
 	}
 	return n, nil
-}
-
-// appendBounded appends b to buf, growing it at most to limit.
-func appendBounded(buf, b []byte, limit int) []byte {
-	if need := len(buf) + len(b); need > cap(buf) {
-		grown := make([]byte, len(buf), min(max(2*cap(buf), need, 64<<10), limit))
-		copy(grown, buf)
-		buf = grown
-	}
-	return append(buf, b...)
 }
 
 // Size implements driver.FileWriter.
@@ -250,7 +240,7 @@ func (w *writer) Checkpoint(ctx context.Context, meta []byte) error {
 	if err := w.wait(); err != nil {
 		return err
 	}
-	b, err := encodeCheckpoint(checkpoint{Size: w.size, UploadID: w.uploadID, Segments: w.segs, Meta: meta}, w.buf)
+	b, err := encodeCheckpoint(checkpoint{Size: w.size, UploadID: w.uploadID, Parts: w.segs, Meta: meta}, w.buf)
 	if err != nil {
 		return err
 	}

@@ -179,8 +179,8 @@ func TestDeleteRemovesAbandonedSegments(t *testing.T) {
 	ctx := testCtx(t)
 	d := newTestDriver(t)
 	finish(t, writeAt(t, d, "uploads/a/data", 0, randomBytes(6*mib, 4), mib), false)
-	writeAt(t, d, "uploads/b/data", 0, randomBytes(5*mib, 5), mib) // never closed: a crashed writer
-	time.Sleep(200 * time.Millisecond)                             // its segments in flight land
+	crashed := writeAt(t, d, "uploads/b/data", 0, randomBytes(5*mib, 5), mib) // never closed: a crashed writer
+	crashed.(*writer).wait()                                                  // its segments in flight land
 	if segs := names(t, d, "segments/"); len(segs) < 4 {
 		t.Fatalf("segments before Delete: %v, want those of both uploads", segs)
 	}
