@@ -172,6 +172,21 @@ func (d *Driver) list(ctx context.Context, prefix, delim string, fn func(entry) 
 	}
 }
 
+// anyBelow reports whether any name starts with prefix: one listing
+// request of one name.
+func (d *Driver) anyBelow(ctx context.Context, prefix string) (bool, error) {
+	q := url.Values{"format": {"json"}, "prefix": {prefix}, "limit": {"1"}}
+	b, _, err := d.getSmall(ctx, "", q, 1<<20)
+	if err != nil {
+		return false, err
+	}
+	var page []entry
+	if err := json.Unmarshal(b, &page); err != nil {
+		return false, fmt.Errorf("container listing: %v", err)
+	}
+	return len(page) > 0, nil
+}
+
 // status is the HTTP status of a Swift answer in err, or 0.
 func status(err error) int {
 	var ue gophercloud.ErrUnexpectedResponseCode
@@ -187,6 +202,11 @@ func isNotFound(err error) bool { return status(err) == http.StatusNotFound }
 // refused or broken connection, a timeout, a 5xx), as opposed to refusing
 // the request.
 func isUnavailable(err error) bool {
+	// A 401 whose renewal failed: unavailable when the identity service is.
+	var re *gophercloud.ErrUnableToReauthenticate
+	if errors.As(err, &re) {
+		return isUnavailable(re.ErrReauth)
+	}
 	if s := status(err); s != 0 {
 		return s >= 500 || s == http.StatusTooManyRequests
 	}

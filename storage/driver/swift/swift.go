@@ -134,7 +134,10 @@ func (d *Driver) GetContent(ctx context.Context, path string) ([]byte, error) {
 }
 
 // PutContent implements driver.Driver: one PUT, which Swift applies
-// atomically and durably (it answers once a quorum has it).
+// atomically and durably (it answers once a quorum has it). It does not look
+// for a large object it replaces (a HEAD on every small write): the store
+// never puts small content over a blob's path, and Writer.Commit and Move,
+// which do replace large objects, remove the old segments.
 func (d *Driver) PutContent(ctx context.Context, path string, content []byte) error {
 	if err := validate(path); err != nil {
 		return err
@@ -195,8 +198,8 @@ func (d *Driver) Stat(ctx context.Context, path string) (driver.FileInfo, error)
 	if !isNotFound(err) {
 		return driver.FileInfo{}, d.wrap("stat", path, err)
 	}
-	found := false
-	if err := d.list(ctx, d.layout.dataDir(path), "/", func(entry) bool { found = true; return false }); err != nil {
+	found, err := d.anyBelow(ctx, d.layout.dataDir(path))
+	if err != nil {
 		return driver.FileInfo{}, d.wrap("stat", path, err)
 	}
 	if !found {
