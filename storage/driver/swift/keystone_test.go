@@ -2,12 +2,15 @@ package swift
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +33,9 @@ type keystone struct {
 	lastReq map[string]any
 }
 
-func newKeystone(t *testing.T) *keystone {
+func newKeystone(t *testing.T) *keystone { return newKeystoneServer(t, httptest.NewServer) }
+
+func newKeystoneServer(t *testing.T, serve func(http.Handler) *httptest.Server) *keystone {
 	k := &keystone{t: t}
 	storage, _ := url.Parse(swiftEnv["SWIFT_STORAGE_URL"])
 	tempauth := openDriver(t, testConfig("x")).sc.ProviderClient
@@ -40,7 +45,7 @@ func newKeystone(t *testing.T) *keystone {
 		pr.Out.URL.RawPath = ""
 		pr.Out.Header.Set("X-Auth-Token", tempauth.Token())
 	}}
-	k.swift = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	k.swift = serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.mu.Lock()
 		ok := r.Header.Get("X-Auth-Token") == k.token
 		k.mu.Unlock()
@@ -50,7 +55,7 @@ func newKeystone(t *testing.T) *keystone {
 		}
 		proxy.ServeHTTP(w, r)
 	}))
-	k.srv = httptest.NewServer(http.HandlerFunc(k.tokens))
+	k.srv = serve(http.HandlerFunc(k.tokens))
 	t.Cleanup(func() { k.srv.Close(); k.swift.Close() })
 	return k
 }
@@ -179,6 +184,28 @@ func TestKeystoneV3(t *testing.T) {
 		if _, err := d.List(testCtx(t), "nothing"); err == nil {
 			t.Error("List of nothing: no error")
 		}
+	})
+	t.Run("tls-ca", func(t *testing.T) {
+		// Keystone and the object store on TLS with certificates of
+		// httptest's own CA: trusted through ca-file only.
+		k := newKeystoneServer(t, httptest.NewTLSServer)
+		c := base
+		c.AuthURL, c.Username, c.Password = k.srv.URL+"/v3", "zuul", "secret"
+		if _, err := New(testCtx(t), c); err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("New over TLS without the CA: %v, want a certificate error", err)
+		}
+		ca := filepath.Join(t.TempDir(), "ca.pem")
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.srv.Certificate().Raw})
+		if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.CAFile = ca
+		d := openDriver(t, c)
+		t.Cleanup(func() { purge(t, d) })
+		if err := d.PutContent(testCtx(t), "tls", []byte("over TLS")); err != nil {
+			t.Fatalf("PutContent over TLS with ca-file: %v", err)
+		}
+		checkContent(t, d, "tls", []byte("over TLS"))
 	})
 	t.Run("wrong-region", func(t *testing.T) {
 		c := base
