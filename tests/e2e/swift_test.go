@@ -226,7 +226,8 @@ func TestSwiftLargeBlob(t *testing.T) {
 
 // TestSwiftFaults stops Swift's proxy in the middle of a large push: the
 // client gets an error (never a 201), nothing half-written becomes visible,
-// and what was acknowledged before is served whole once Swift is back.
+// and what was acknowledged before — a blob, and the first chunk of an
+// upload still open — is served whole, or completes, once Swift is back.
 func TestSwiftFaults(t *testing.T) {
 	t.Parallel()
 	requireSwiftTarget(t)
@@ -239,6 +240,21 @@ func TestSwiftFaults(t *testing.T) {
 	acked := make([]byte, 2*swiftSegment+12345)
 	rand.New(rand.NewSource(int64(seed))).Read(acked)
 	ackedDigest := rc.pushBlob("faults/acked", acked)
+	// An upload left open with one acknowledged chunk: a segment and a tail.
+	openData := make([]byte, swiftSegment+3<<20+77)
+	rand.New(rand.NewSource(int64(seed) + 2)).Read(openData)
+	const openChunk = swiftSegment + 1<<20 + 5
+	openLoc, err := rc.startUpload("faults/open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := rc.must("PATCH", openLoc, map[string]string{
+		"Content-Type": "application/octet-stream", "Content-Range": fmt.Sprintf("0-%d", openChunk-1),
+	}, openData[:openChunk]); resp.Status != http.StatusAccepted {
+		t.Fatalf("PATCH of the open upload: want 202, got %s", resp)
+	} else if l := resp.Header.Get("Location"); l != "" {
+		openLoc = l
+	}
 
 	const size, stopAt = 48 << 20, 20 << 20
 	dg := streamDigest(t, seed+1, size)
@@ -282,5 +298,15 @@ func TestSwiftFaults(t *testing.T) {
 	st, got, n, err := rc.blobHash("faults/acked", ackedDigest)
 	if err != nil || st != http.StatusOK || got != ackedDigest || n != int64(len(acked)) {
 		t.Errorf("GET of the blob acknowledged before the fault: %d, %d bytes hashing to %s (%v); want it whole", st, n, got, err)
+	}
+	// The open upload's acknowledged chunk survived: it completes and verifies.
+	openDigest := sha256Digest(openData)
+	if resp := rc.must("PUT", withQuery(openLoc, "digest", openDigest), map[string]string{
+		"Content-Type": "application/octet-stream",
+	}, openData[openChunk:]); resp.Status != http.StatusCreated {
+		t.Fatalf("completing the upload opened before the fault: want 201, got %s", resp)
+	}
+	if st, got, n, err := rc.blobHash("faults/open", openDigest); err != nil || st != http.StatusOK || got != openDigest {
+		t.Errorf("GET of the upload completed after the fault: %d, %d bytes hashing to %s (%v)", st, n, got, err)
 	}
 }
