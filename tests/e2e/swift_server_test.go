@@ -172,7 +172,10 @@ func swiftStorage(s *swiftServer, o swiftOptions) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "storage:\n  driver: swift\n  swift:\n")
 	fmt.Fprintf(&b, "    auth-url: %q\n    username: %q\n    password: %q\n", s.AuthURL, s.User, s.Key)
-	fmt.Fprintf(&b, "    container: %q\n    prefix: %q\n    redirect: %v\n    segment-size: %d\n",
+	// One replica on loopback updates listings within the PUT; a short lag
+	// keeps the collector's wait (TestCollectorWaitsForListingLag tests it)
+	// from dominating the collection-heavy tests.
+	fmt.Fprintf(&b, "    container: %q\n    prefix: %q\n    redirect: %v\n    segment-size: %d\n    listing-lag: 300ms\n",
 		s.Container, o.Prefix, o.Redirect, swiftSegment)
 	return b.String()
 }
