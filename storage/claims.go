@@ -168,6 +168,27 @@ func (s *Store) claims(ctx context.Context, retention time.Duration, seen map[st
 	return err
 }
 
+// waitListingLag lets a lagging listing (driver.ListingLagger) catch up
+// before the collector lists claims. Twice the lag: a claim written before
+// the tombstone shows after one lag; a claim written up to one lag after it
+// may have missed the tombstone in its own listing, and shows within two.
+// Either way the collector sees it, so a listing alone never lets it delete
+// content a reference is being made to.
+func (s *Store) waitListingLag(ctx context.Context) error {
+	l, ok := s.d.(driver.ListingLagger)
+	if !ok || l.ListingLag() <= 0 {
+		return nil
+	}
+	t := time.NewTimer(2 * l.ListingLag())
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // expireRecords removes claims older than retention and tombstones older
 // than tombstoneTTL, at the start of a collection.
 func (s *Store) expireRecords(ctx context.Context, now time.Time, retention time.Duration) error {
@@ -293,6 +314,9 @@ func (w *sweeper) flush(ctx context.Context) error {
 			return err
 		}
 		defer w.s.d.Delete(context.WithoutCancel(ctx), tomb)
+		if err := w.s.waitListingLag(ctx); err != nil {
+			return err
+		}
 	}
 	if err := w.s.claims(ctx, w.o.claimRetention(), w.seen, w.claimed); err != nil {
 		return err

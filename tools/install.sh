@@ -3,7 +3,7 @@
 # Go tools are built once into $SHADOWREG_TOOLS (default: <repo>/.cache/bin, ignored
 # by git) so every test run and CI step reuses the same binaries.
 #
-#   tools/install.sh [apt|registry|crane|regctl|oras|minio|conformance|buildkit|hey|all|check]...
+#   tools/install.sh [apt|swift|registry|crane|regctl|oras|minio|conformance|buildkit|hey|all|check]...
 #
 # all installs everything the tests use, then checks it is all there; check
 # only checks, naming every missing command and how to install it.
@@ -40,6 +40,9 @@ go_tool() { # name module@version
 # Debian packages the tests and benchmarks use, each named: apt-get runs
 # with --no-install-recommends (a fresh machine gets only what is listed
 # here), so nothing may come in as a mere Recommends of another package.
+# OpenStack Swift for tools/swift.sh (the Swift driver's tests and benchmarks):
+# the four servers, swift-ring-builder (package swift), memcached for tempauth.
+SWIFT_PACKAGES=(swift swift-proxy swift-account swift-container swift-object memcached)
 APT_PACKAGES=(
   skopeo podman buildah      # real clients (tests/e2e)
   docker.io containerd runc  # dockerd, ctr, and the runtime both start containers with
@@ -49,6 +52,7 @@ APT_PACKAGES=(
   curl ca-certificates       # tools/minio.sh (SigV4 bucket creation, health checks)
   git                        # go's VCS stamping; clean-clone checks
   bsdutils                   # script: a pseudo-terminal for the client's progress bars (tests/e2e)
+  "${SWIFT_PACKAGES[@]}"
 )
 
 # Commands the tests run, and the package each comes from: check says
@@ -57,11 +61,14 @@ APT_COMMANDS=(
   skopeo:skopeo podman:podman buildah:buildah dockerd:docker.io docker:docker.io
   containerd:containerd ctr:containerd runc:runc busybox:busybox-static
   ansible-playbook:ansible-core python3:python3 curl:curl git:git script:bsdutils
+  swift-ring-builder:swift swift-proxy-server:swift-proxy swift-account-server:swift-account
+  swift-container-server:swift-container swift-object-server:swift-object memcached:memcached
 )
 
-install_apt() {
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+install_apt() { # [PACKAGE...], default APT_PACKAGES
+  local missing=() p
+  [ $# -gt 0 ] || set -- "${APT_PACKAGES[@]}"
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -109,6 +116,7 @@ declare -A GO_TOOL_ARG=([oci-conformance]=conformance [buildkitd]=buildkit [buil
 one() {
   case "$1" in
     apt) install_apt ;;
+    swift) install_apt "${SWIFT_PACKAGES[@]}" ;;
     registry) go_tool registry "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION" ;;
     crane) go_tool crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" ;;
     regctl) go_tool regctl "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION" ;;

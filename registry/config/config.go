@@ -17,6 +17,7 @@ import (
 
 	"github.com/shadowreg/shadowreg/registry/auth"
 	"github.com/shadowreg/shadowreg/storage/driver/s3"
+	"github.com/shadowreg/shadowreg/storage/driver/swift"
 	"gopkg.in/yaml.v3"
 )
 
@@ -66,10 +67,12 @@ type Config struct {
 
 // Storage picks where content lives.
 type Storage struct {
-	// Driver is "filesystem" (under data-dir) or "s3".
+	// Driver is "filesystem" (under data-dir), "s3" or "swift".
 	Driver string `yaml:"driver"`
 	// S3 configures the s3 driver.
 	S3 s3.Config `yaml:"s3"`
+	// Swift configures the swift driver (OpenStack Swift).
+	Swift swift.Config `yaml:"swift"`
 }
 
 // Log configures logging.
@@ -166,8 +169,12 @@ func (c *Config) Validate() error {
 		if err := c.Storage.S3.Validate(); err != nil {
 			return fmt.Errorf("storage.%w", err)
 		}
+	case "swift":
+		if err := c.Storage.Swift.Validate(); err != nil {
+			return fmt.Errorf("storage.%w", err)
+		}
 	default:
-		return fmt.Errorf("storage.driver: %q is not filesystem or s3", c.Storage.Driver)
+		return fmt.Errorf("storage.driver: %q is not filesystem, s3 or swift", c.Storage.Driver)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("tls-cert, tls-key: give both to serve HTTPS, or neither")

@@ -181,6 +181,17 @@ type URLer interface {
 	URLFor(ctx context.Context, path string, expiry time.Duration) (string, error)
 }
 
+// ListingLagger is implemented by drivers whose listings can lag behind
+// writes: Swift's container listings are updated after an object PUT
+// returns, normally at once, but queued when a container server is busy.
+// ListingLag is how long, at most, a name just written may stay out of List
+// and Walk (configured: the store cannot measure it). Reads of a named path
+// never lag. The garbage collector waits for it before it trusts a listing
+// of claims (storage/claims.go).
+type ListingLagger interface {
+	ListingLag() time.Duration
+}
+
 // Adopter is implemented by drivers that can take over a local file as the
 // content at a path without copying it: the filesystem, by a rename within
 // its own folder. The shadowing cache spools upstream blobs into a TempFile,

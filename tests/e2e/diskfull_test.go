@@ -247,4 +247,3 @@ func randomBytes(t *testing.T, n int) []byte {
 	}
 	return b
 }
-

@@ -21,10 +21,15 @@ func TestS3PruneRacingPushesAcrossReplicas(t *testing.T) {
 	requireS3Target(t)
 	abRequireShadowreg(t)
 	m := sharedMinio(t)
-	prefix := s3Prefix(t)
+	testPruneRacingPushesAcrossReplicas(t, abS3Storage(m, s3Prefix(t)))
+}
+
+// testPruneRacingPushesAcrossReplicas is the test above on any object store,
+// storage being the configuration's storage: section.
+func testPruneRacingPushesAcrossReplicas(t *testing.T, storage string) {
 	cfg := abAuthYAML("none", abUser{Name: abZuulUser, Password: abZuulPass, Access: "write"})
 	cfg += "gc: {interval: 0s, grace: 1s, claim-retention: 2s}\n"
-	cfg += abS3Storage(m, prefix)
+	cfg += storage
 	a, _ := abStart(t, cfg, "")
 	b, _ := abStart(t, cfg, "")
 	admin := newABAdmin(t, a, abZuulUser, abZuulPass)

@@ -36,7 +36,10 @@ for a in "$@"; do
   prev=$a
 done
 case ",$cases," in
-  *,all,*|*,s3,*|*,s3-*) tools/minio.sh install >/dev/null ;;
+  *,all,*|*,s3,*|*,s3-*|*,swift,*|*,swift-*) tools/minio.sh install >/dev/null ;;
+esac
+case ",$cases," in # the Swift cases also run shadowreg on S3 (MinIO) as their reference
+  *,all,*|*,swift,*|*,swift-*) tools/swift.sh install ;;
 esac
 if [ "$ours" = shadowreg ] && [ -z "${SHADOWREG_BIN:-}" ]; then
   echo "[bench] go build -o .cache/shadowreg ./cmd/shadowreg" >&2

@@ -78,14 +78,17 @@ func (c *Case) goalText() string {
 // "fs" (push, pull, manifest, auth), "pt" (pull-through), "s3".
 func allCases(o *options) []*Case {
 	cold, warm := pullThroughCases(o)
-	return []*Case{pushCase(o, ""), pullCase(o, ""), manifestCase(o), authCase(o), cold, warm, pushCase(o, "s3"), pullCase(o, "s3")}
+	return []*Case{pushCase(o, ""), pullCase(o, ""), manifestCase(o), authCase(o), cold, warm, pushCase(o, "s3"), pullCase(o, "s3"),
+		pushCase(o, "swift"), pullCase(o, "swift")}
 }
 
 var caseGroups = map[string][]string{
-	"all": {"push", "pull", "manifest", "auth", "pt-cold", "pt-warm", "s3-push", "s3-pull"},
+	"all": {"push", "pull", "manifest", "auth", "pt-cold", "pt-warm", "s3-push", "s3-pull", "swift-push", "swift-pull"},
 	"fs":  {"push", "pull", "manifest", "auth"},
 	"pt":  {"pt-cold", "pt-warm"},
 	"s3":  {"s3-push", "s3-pull"},
+	// shadowreg on Swift against shadowreg on S3 (MinIO), same machine
+	"swift": {"swift-push", "swift-pull"},
 }
 
 const blobRepo = "bench/blob"
@@ -112,6 +115,10 @@ func pushCase(o *options, variant string) *Case {
 	if variant == "s3" {
 		c.Key, c.Name, c.Goal = "s3-push", "S3: "+c.Name, Goal{}
 		c.Ours, c.Ref, c.Limit = o.oursKey("s3"), "reference-s3", ""
+	}
+	if variant == "swift" {
+		c.Key, c.Name, c.Goal = "swift-push", "Swift vs S3: "+c.Name, Goal{}
+		c.Ours, c.Ref, c.Limit = "shadowreg-swift", "shadowreg-s3", ""
 	}
 	return c
 }
@@ -141,6 +148,10 @@ func pullCase(o *options, variant string) *Case {
 			c.Name += " (307 to MinIO)"
 		}
 		c.Ours, c.Ref, c.Limit = o.oursKey("s3"), "reference-s3", ""
+	}
+	if variant == "swift" {
+		c.Key, c.Name, c.Goal = "swift-pull", "Swift vs S3: blob pull", Goal{}
+		c.Ours, c.Ref, c.Limit = "shadowreg-swift", "shadowreg-s3", ""
 	}
 	return c
 }

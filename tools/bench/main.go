@@ -183,7 +183,7 @@ func run(o *options) error {
 	for _, c := range cases {
 		needBlob = needBlob || c.Blob
 		pt = pt || c.Base != ""
-		s3 = s3 || strings.HasPrefix(c.Key, "s3-")
+		s3 = s3 || strings.HasPrefix(c.Key, "s3-") || strings.HasPrefix(c.Key, "swift-")
 	}
 	var need int64 = 1 << 30
 	if needBlob {

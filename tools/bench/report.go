@@ -112,11 +112,14 @@ func printTable(w io.Writer, h header, crs []*caseResult) {
 	for _, t := range h.Targets {
 		fmt.Fprintf(w, "  %-14s %s  %s\n", t.Key, t.URL, t.Desc)
 	}
-	var lims, bases []*caseResult
+	var lims, bases, swifts []*caseResult
 	for _, cr := range crs {
-		if cr.Case.Base != "" {
+		switch {
+		case cr.Case.Base != "":
 			bases = append(bases, cr)
-		} else {
+		case cr.Case.Ours == "shadowreg-swift":
+			swifts = append(swifts, cr) // their own columns: swift, and shadowreg on S3
+		default:
 			lims = append(lims, cr)
 		}
 	}
@@ -129,6 +132,12 @@ func printTable(w io.Writer, h header, crs []*caseResult) {
 		if slices.ContainsFunc(lims, func(cr *caseResult) bool { return cr.Limit != nil }) {
 			fmt.Fprintln(w, "limit: plain net/http on the same loopback and disk (pull: ServeFile/sendfile; push: SHA-256 + write + fsync).")
 		}
+	}
+	if len(swifts) > 0 {
+		fmt.Fprintln(w)
+		notes = append(notes, printGroup(w, swifts, "machine limit", " %lim", func(v float64) string { return pct(100 * v) })...)
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "swift: shadowreg on the Swift driver; ref: shadowreg on the S3 driver on MinIO, same machine (swift/ref = Swift's throughput as a share of S3's).")
 	}
 	for len(bases) > 0 { // one table per baseline
 		base := bases[0].Case.Base

@@ -34,6 +34,9 @@ func makers() map[string]maker {
 		"shadowreg-s3":   startShadowreg,
 		"reference-s3":   startReference,
 		"reference-s3-b": startReference,
+		// Swift storage on one Swift, measured against shadowreg on S3
+		"swift":           startSwift,
+		"shadowreg-swift": startShadowreg,
 	}
 }
 
@@ -62,6 +65,9 @@ func variantOf(key string) string {
 // colName is the column label of a registry target: shadowreg, reference or
 // reference-b, whichever its backend (the case's row says which).
 func colName(key string) string {
+	if key == "shadowreg-swift" {
+		return "swift" // its column faces shadowreg on S3 (the swift cases)
+	}
 	kind, v, _ := strings.Cut(key, "-")
 	if v == "bearer" || v == "basic" {
 		return v
@@ -131,6 +137,18 @@ func startShadowreg(ctx context.Context, l *lab, key, dir string) (*Target, erro
 			"    access-key: %s\n    secret-key: %s\n    insecure: true\n    redirect: %t\n",
 			filepath.Join(dir, "spool"), m.Info["endpoint"], m.Info["bucket"], m.Info["access-key"], m.Info["secret-key"], l.opt.s3Redirect)
 		backend = fmt.Sprintf("s3 on minio, prefix shadowreg, redirect %t", l.opt.s3Redirect)
+		if err := os.MkdirAll(filepath.Join(dir, "spool"), 0o755); err != nil {
+			return nil, err
+		}
+	case "swift":
+		sw, err := l.get(ctx, "swift")
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&cfg, "spool-dir: %s\nstorage:\n  driver: swift\n  swift:\n    auth-url: %s\n    username: %s\n"+
+			"    password: %s\n    container: %s\n    prefix: shadowreg\n",
+			filepath.Join(dir, "spool"), sw.Info["auth-url"], sw.Info["user"], sw.Info["key"], sw.Info["container"])
+		backend = "swift (tempauth) on the lab's Swift, prefix shadowreg, segments 32 MiB"
 		if err := os.MkdirAll(filepath.Join(dir, "spool"), 0o755); err != nil {
 			return nil, err
 		}
@@ -355,6 +373,48 @@ func startMinio(ctx context.Context, l *lab, key, dir string) (*Target, error) {
 		Info: map[string]string{
 			"endpoint": env["MINIO_ENDPOINT"], "bucket": env["MINIO_BUCKET"],
 			"access-key": env["MINIO_ACCESS_KEY"], "secret-key": env["MINIO_SECRET_KEY"],
+		},
+	}, nil
+}
+
+// startSwift runs tools/swift.sh start in dir (rings, configs, data, logs
+// and pid files stay there) and reads the SWIFT_* lines it prints.
+// SWIFT_WATCH_PID stops it if the bench is killed outright.
+func startSwift(ctx context.Context, l *lab, key, dir string) (*Target, error) {
+	script := filepath.Join(repoRoot(), "tools", "swift.sh")
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(sctx, "bash", script, "start", dir, "bench")
+	cmd.Env = append(os.Environ(), "SWIFT_WATCH_PID="+strconv.Itoa(os.Getpid()), "SWIFT_NO_INSTALL=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("swift.sh start (tools/install.sh swift installs Swift): %w", err)
+	}
+	env := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	if env["SWIFT_AUTH_URL"] == "" {
+		return nil, fmt.Errorf("swift.sh start printed no SWIFT_AUTH_URL:\n%s", out)
+	}
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(sctx, "bash", script, "stop", dir).CombinedOutput(); err != nil {
+			logf("swift.sh stop %s: %v %s", dir, err, out)
+		}
+	}
+	return &Target{
+		Name: "swift", URL: env["SWIFT_STORAGE_URL"],
+		Desc:   "Debian's OpenStack Swift (one replica, tempauth), data in " + filepath.Join(dir, "srv"),
+		Client: newClient(4), Log: filepath.Join(dir, "proxy.log"), stop: stop,
+		Info: map[string]string{
+			"auth-url": env["SWIFT_AUTH_URL"], "user": env["SWIFT_USER"], "key": env["SWIFT_KEY"],
+			"container": env["SWIFT_CONTAINER"],
 		},
 	}, nil
 }

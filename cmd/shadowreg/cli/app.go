@@ -22,6 +22,7 @@ import (
 	"github.com/shadowreg/shadowreg/storage/driver"
 	"github.com/shadowreg/shadowreg/storage/driver/filesystem"
 	"github.com/shadowreg/shadowreg/storage/driver/s3"
+	"github.com/shadowreg/shadowreg/storage/driver/swift"
 )
 
 // app is a shadowreg assembled from its configuration: the one place where
@@ -49,8 +50,8 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	// The store asks the buildsets for quotas; the buildsets are built on the
 	// store: the closure ties the knot.
 	// Object storage is there to be shared by replicas: coordinate garbage
-	// collection with them through the bucket.
-	a.store = storage.New(drv, storage.Options{Logger: log, Shared: c.Storage.Driver == "s3", GCPause: a.m.gcPaused,
+	// collection with them through the bucket or container.
+	a.store = storage.New(drv, storage.Options{Logger: log, Shared: c.Storage.Driver != "filesystem", GCPause: a.m.gcPaused,
 		Quota: func(ctx context.Context, area string) (int64, error) {
 			return a.buildsets.Quota(ctx, area)
 		}})
@@ -69,10 +70,17 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 
 // newDriver opens the configured storage.
 func newDriver(ctx context.Context, c *config.Config) (driver.Driver, error) {
-	if c.Storage.Driver == "s3" {
+	switch c.Storage.Driver {
+	case "s3":
 		d, err := s3.New(ctx, c.Storage.S3)
 		if err != nil {
 			return nil, fmt.Errorf("storage.s3: %w", err)
+		}
+		return d, nil
+	case "swift":
+		d, err := swift.New(ctx, c.Storage.Swift)
+		if err != nil {
+			return nil, fmt.Errorf("storage.swift: %w", err)
 		}
 		return d, nil
 	}
@@ -136,7 +144,8 @@ func (a *app) handler() (http.Handler, error) {
 		MaxManifestBytes:  a.cfg.Limits.MaxManifestBytes,
 		ClientIdleTimeout: time.Duration(a.cfg.Limits.IdleTimeout),
 		Handlers:          map[string]http.Handler{},
-		RedirectBlobs:     a.cfg.Storage.Driver == "s3" && a.cfg.Storage.S3.Redirect,
+		RedirectBlobs: a.cfg.Storage.Driver == "s3" && a.cfg.Storage.S3.Redirect ||
+			a.cfg.Storage.Driver == "swift" && a.cfg.Storage.Swift.Redirect,
 	}
 	if c := a.cfg.Auth; c != nil {
 		svc, err := auth.New(*c, auth.Options{PublicURL: a.cfg.PublicURL, Logger: a.log, Users: a.buildsets,

@@ -1,83 +1,23 @@
 package s3
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
+import "github.com/shadowreg/shadowreg/storage/driver/internal/multipart"
+
+// A checkpoint is stored as one object, writers/<path>/checkpoint-<size>,
+// in the format of package multipart: the upload id, the parts' numbers and
+// ETags, the caller's meta, then the tail, the bytes past the last uploaded
+// part. Tails stay below 5 MiB (a checkpoint uploads a larger tail as a
+// part), so a checkpoint costs one small PUT and a resume one small GET.
+type (
+	checkpoint = multipart.Checkpoint
+	part       = multipart.Part
 )
 
-// checkpoint is a writer's state at one checkpoint. It is stored as one
-// object, writers/<path>/checkpoint-<size>: a line of JSON, then the tail,
-// the bytes past the last uploaded part. Tails stay below 5 MiB (a checkpoint
-// uploads a larger tail as a part), so a checkpoint costs one small PUT and a
-// resume one small GET.
-//
-// Each checkpoint is complete in itself (upload id, parts, tail), and is
-// written with one atomic PutObject: a replica resuming at size N needs
-// nothing but checkpoint-N, and no read-modify-write of shared state can race.
-type checkpoint struct {
-	Version  int    `json:"v"`
-	Size     int64  `json:"size"` // content size at this checkpoint
-	UploadID string `json:"upload_id,omitempty"`
-	// Parts are the parts 1..len(Parts) of UploadID that hold the content
-	// before the tail. Their ETags pin the exact bytes: if another writer
-	// replaced a part since, CompleteMultipartUpload fails (InvalidPart)
-	// instead of silently mixing two uploads' bytes.
-	Parts []part `json:"parts,omitempty"`
-	// Meta is the caller's (storage: the running hash), kept in the same
-	// object as the bytes' description so the two cannot disagree.
-	Meta []byte `json:"meta,omitempty"`
-}
-
-type part struct {
-	Number int    `json:"n"`
-	ETag   string `json:"etag"`
-	Size   int64  `json:"size"`
-}
-
-const checkpointVersion = 1
+var (
+	encodeCheckpoint = multipart.Encode
+	decodeCheckpoint = multipart.Decode
+	appendBounded    = multipart.AppendBounded
+)
 
 // maxCheckpointSize bounds what a resume reads: the JSON of 10 000 parts is
 // under 1 MiB, and the tail under minPartSize.
 const maxCheckpointSize = minPartSize + 4<<20
-
-func encodeCheckpoint(c checkpoint, tail []byte) ([]byte, error) {
-	c.Version = checkpointVersion
-	j, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, len(j)+1+len(tail))
-	b = append(b, j...)
-	b = append(b, '\n') // encoding/json escapes newlines inside strings
-	return append(b, tail...), nil
-}
-
-func decodeCheckpoint(b []byte) (checkpoint, []byte, error) {
-	var c checkpoint
-	j, tail, ok := bytes.Cut(b, []byte{'\n'})
-	if !ok {
-		return c, nil, errors.New("no header line")
-	}
-	if err := json.Unmarshal(j, &c); err != nil {
-		return c, nil, err
-	}
-	if c.Version != checkpointVersion {
-		return c, nil, fmt.Errorf("unknown version %d", c.Version)
-	}
-	n := int64(len(tail))
-	for i, p := range c.Parts {
-		if p.Number != i+1 || p.ETag == "" || p.Size <= 0 {
-			return c, nil, fmt.Errorf("bad part %d", i+1)
-		}
-		n += p.Size
-	}
-	if len(c.Parts) > 0 && c.UploadID == "" {
-		return c, nil, errors.New("parts without an upload id")
-	}
-	if n != c.Size {
-		return c, nil, fmt.Errorf("parts and tail hold %d bytes, not %d", n, c.Size)
-	}
-	return c, tail, nil
-}

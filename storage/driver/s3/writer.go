@@ -158,17 +158,6 @@ func (w *writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// appendBounded appends b to buf, growing it at most to limit, so small
-// contents stay small and a large one costs exactly one part of memory.
-func appendBounded(buf, b []byte, limit int) []byte {
-	if need := len(buf) + len(b); need > cap(buf) {
-		grown := make([]byte, len(buf), min(max(2*cap(buf), need, 64<<10), limit))
-		copy(grown, buf)
-		buf = grown
-	}
-	return append(buf, b...)
-}
-
 // Size implements driver.FileWriter.
 func (w *writer) Size() int64 { return w.size }
 
