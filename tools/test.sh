@@ -77,6 +77,12 @@ summary() {
   printf '%s\n' "${timings[@]}"
   printf '%-28s %5ss\n' total "$(($(date +%s) - total_start))"
   printf '\n'
+  if [ "$s" -gt 0 ]; then
+    # A check that did not run is not a pass: the gate fails on skips
+    # (see "SKIP" in the logs for which and why).
+    printf 'FAILED: %d tests skipped (grep -- "--- SKIP" %s/*.log)\n' "$s" "$logs"
+    f=$((f + 1))
+  fi
   printf '%d passed, %d failed, %d skipped\n' "$p" "$f" "$s"
   [ "$f" -eq 0 ]
 }

@@ -13,7 +13,7 @@ func (s suite) testFileStater(t *testing.T) {
 	ctx, d := s.setup(t)
 	fs, ok := d.(driver.FileStater)
 	if !ok {
-		t.Skip("the driver has no StatFile")
+		t.Fatal("the driver has no StatFile")
 	}
 	put(t, ctx, d, "sf/dir/file", []byte("twelve bytes"))
 	fi, err := fs.StatFile(ctx, "sf/dir/file")
@@ -32,7 +32,7 @@ func (s suite) testFileStater(t *testing.T) {
 func (s suite) testAtomicCommit(t *testing.T) {
 	ctx, d := s.setup(t)
 	if _, ok := d.(driver.AtomicCommitter); !ok {
-		t.Skip("the driver's commits are not atomic")
+		t.Fatal("the driver's commits are not atomic")
 	}
 	old, fresh := data(1, 1000), data(2, 3000)
 	put(t, ctx, d, "ac/file", old)

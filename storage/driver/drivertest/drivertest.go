@@ -29,8 +29,15 @@ func Run(t *testing.T, newDriver func(t *testing.T) driver.Driver) {
 	t.Run("Delete", s.testDelete)
 	t.Run("Concurrent", s.testConcurrent)
 	t.Run("CanceledContext", s.testCanceledContext)
-	t.Run("FileStater", s.testFileStater)
-	t.Run("AtomicCommit", s.testAtomicCommit)
+	// Optional capabilities run only for drivers that have them: a driver
+	// without one is not a check skipped, it is one that does not apply.
+	_, probe := s.setup(t)
+	if _, ok := probe.(driver.FileStater); ok {
+		t.Run("FileStater", s.testFileStater)
+	}
+	if _, ok := probe.(driver.AtomicCommitter); ok {
+		t.Run("AtomicCommit", s.testAtomicCommit)
+	}
 }
 
 type suite struct {
