@@ -37,7 +37,7 @@ def call(method, url, body=None, token=None, headers=None, ok=(200, 201, 202, 20
     if data is not None:
         req.add_header("Content-Type", "application/json")
     if token:
-        req.add_header("X-Auth-Token", token)
+        req.add_header("X-Auth-Token", str(token))
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     try:
@@ -50,14 +50,24 @@ def call(method, url, body=None, token=None, headers=None, ok=(200, 201, 202, 20
         sys.exit(f"{method} {url}: HTTP {e.code}: {e.read()[:500]!r}")
 
 
-def token(user, password, user_domain, project, project_domain):
-    body = {"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "password": password, "domain": {"name": user_domain}}}},
-        "scope": {"project": {"name": project, "domain": {"name": project_domain}}},
-    }}
-    _, headers, reply = call("POST", KS + "/auth/tokens", body)
-    return headers["X-Subject-Token"], reply["token"]
+class Token:
+    """A project-scoped password token, renewed when a few seconds old: the
+    tests run Keystone with tokens that live only seconds, fewer than this
+    script may take on a loaded machine."""
+
+    def __init__(self, user, password, user_domain, project, project_domain):
+        self.body = {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": user, "password": password, "domain": {"name": user_domain}}}},
+            "scope": {"project": {"name": project, "domain": {"name": project_domain}}},
+        }}
+        self.issued = 0.0
+
+    def __str__(self):
+        if time.monotonic() - self.issued > 3:
+            _, headers, _ = call("POST", KS + "/auth/tokens", self.body)
+            self.token, self.issued = headers["X-Subject-Token"], time.monotonic()
+        return self.token
 
 
 def create(admin, kind, body):
@@ -67,7 +77,7 @@ def create(admin, kind, body):
 
 
 def main():
-    admin, _ = token("admin", os.environ["KS_ADMIN_PASSWORD"], "Default", "admin", "Default")
+    admin = Token("admin", os.environ["KS_ADMIN_PASSWORD"], "Default", "admin", "Default")
     udom = create(admin, "domain", {"name": USER_DOMAIN})
     pdom = create(admin, "domain", {"name": PROJECT_DOMAIN})
     project = create(admin, "project", {"name": PROJECT, "domain_id": pdom["id"]})
@@ -85,7 +95,7 @@ def main():
         create(admin, "endpoint", {"service_id": service["id"], "region_id": region,
                                    "interface": interface, "url": base + path})
 
-    tok, _ = token(USER, PASSWORD, USER_DOMAIN, PROJECT, PROJECT_DOMAIN)
+    tok = Token(USER, PASSWORD, USER_DOMAIN, PROJECT, PROJECT_DOMAIN)
     _, _, reply = call("POST", f"{KS}/users/{user['id']}/application_credentials",
                        {"application_credential": {"name": "shadowreg-test"}}, tok)
     cred = reply["application_credential"]

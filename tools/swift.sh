@@ -314,29 +314,34 @@ keystone() {
   echo "$pport" >"$dir/proxy-keystone.port"
   keystone_conf "$kdir" >"$kdir/keystone.conf"
   # keystone-manage prints eventlet noise at exit; its log is keystone-manage.log.
-  local manage=(keystone-manage --config-file "$kdir/keystone.conf")
-  # WAL: Keystone 22 leaves a reading connection open while it writes now and
-  # then; in sqlite's default journal mode the write then fails after 5 s with
-  # "database is locked" (HTTP 500). In WAL mode readers do not block a writer.
+  # Each run is a python start of several seconds: the key repositories are
+  # made while the database is. WAL: Keystone 22 leaves a reading connection
+  # open while it writes now and then; in sqlite's default journal mode the
+  # write then fails after 5 s with "database is locked" (HTTP 500). In WAL
+  # mode readers do not block a writer.
+  local manage=(keystone-manage --config-file "$kdir/keystone.conf") pids=() p
   { "${manage[@]}" db_sync &&
     python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' "$kdir/keystone.db" &&
-    "${manage[@]}" fernet_setup --keystone-user root --keystone-group root &&
-    "${manage[@]}" credential_setup --keystone-user root --keystone-group root &&
     "${manage[@]}" bootstrap --bootstrap-password "$KEYSTONE_ADMIN_PASSWORD" \
-      --bootstrap-region-id RegionOne --bootstrap-public-url "http://127.0.0.1:$kport/v3"; } \
-    >>"$kdir/manage.out" 2>&1 ||
-    die "keystone-manage failed: $(grep -E 'ERROR|CRITICAL' "$kdir/keystone-manage.log" | tail -n 5)"
+      --bootstrap-region-id RegionOne --bootstrap-public-url "http://127.0.0.1:$kport/v3"; } >>"$kdir/manage.out" 2>&1 &
+  pids+=($!)
+  "${manage[@]}" fernet_setup --keystone-user root --keystone-group root >>"$kdir/manage.out" 2>&1 &
+  pids+=($!)
+  "${manage[@]}" credential_setup --keystone-user root --keystone-group root >>"$kdir/manage.out" 2>&1 &
+  pids+=($!)
+  for p in "${pids[@]}"; do
+    wait "$p" || die "keystone-manage failed: $(grep -E 'ERROR|CRITICAL' "$kdir/keystone-manage.log" | tail -n 5)"
+  done
   launch keystone keystone-wsgi-public --host 127.0.0.1 --port "$kport" -- --config-file "$kdir/keystone.conf"
+  { proxy_conf "$pport" "$(cat "$dir/memcached.port")" "authtoken keystoneauth"
+    keystone_filters "$kport"; } >"$dir/etc/proxy-keystone.conf"
+  start_proxy proxy-keystone "$dir/etc/proxy-keystone.conf" # starts while Keystone does
   for i in $(seq 1 300); do # up to 60 s; usually ready in about 7
     curl -fsS -o /dev/null "http://127.0.0.1:$kport/v3" 2>/dev/null && break
     running keystone || die "keystone exited: $(tail -n 20 "$dir/keystone.log")"
     sleep 0.2
   done
   curl -fsS -o /dev/null "http://127.0.0.1:$kport/v3" || die "keystone not ready after 60 s"
-
-  { proxy_conf "$pport" "$(cat "$dir/memcached.port")" "authtoken keystoneauth"
-    keystone_filters "$kport"; } >"$dir/etc/proxy-keystone.conf"
-  start_proxy proxy-keystone "$dir/etc/proxy-keystone.conf"
   KS_URL="http://127.0.0.1:$kport/v3" KS_ADMIN_PASSWORD=$KEYSTONE_ADMIN_PASSWORD \
     KS_PROXY="http://127.0.0.1:$pport" KS_CONTAINER=${2:-${SWIFT_CONTAINER:-shadowreg}} \
     KS_TEMPURL_KEY=${SWIFT_TEMPURL_KEY:-shadowreg-tempurl-key} \
