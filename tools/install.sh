@@ -3,7 +3,7 @@
 # Go tools are built once into $SHADOWREG_TOOLS (default: <repo>/.cache/bin, ignored
 # by git) so every test run and CI step reuses the same binaries.
 #
-#   tools/install.sh [apt|swift|registry|crane|regctl|oras|minio|conformance|buildkit|hey|all|check]...
+#   tools/install.sh [apt|swift|keystone|registry|crane|regctl|oras|minio|conformance|buildkit|hey|all|check]...
 #
 # all installs everything the tests use, then checks it is all there; check
 # only checks, naming every missing command and how to install it.
@@ -43,6 +43,11 @@ go_tool() { # name module@version
 # OpenStack Swift for tools/swift.sh (the Swift driver's tests and benchmarks):
 # the four servers, swift-ring-builder (package swift), memcached for tempauth.
 SWIFT_PACKAGES=(swift swift-proxy swift-account swift-container swift-object memcached)
+# A real Keystone for `tools/swift.sh keystone` (the Swift driver's Keystone v3
+# tests): the library with keystone-manage and keystone-wsgi-public (served by
+# python's wsgiref; Debian's `keystone` package would add dbconfig-common and a
+# uwsgi service), and the proxy's authtoken middleware. keystoneauth is in swift.
+KEYSTONE_PACKAGES=(python3-keystone python3-keystonemiddleware)
 APT_PACKAGES=(
   skopeo podman buildah      # real clients (tests/e2e)
   docker.io containerd runc  # dockerd, ctr, and the runtime both start containers with
@@ -53,6 +58,7 @@ APT_PACKAGES=(
   git                        # go's VCS stamping; clean-clone checks
   bsdutils                   # script: a pseudo-terminal for the client's progress bars (tests/e2e)
   "${SWIFT_PACKAGES[@]}"
+  "${KEYSTONE_PACKAGES[@]}"
 )
 
 # Commands the tests run, and the package each comes from: check says
@@ -63,6 +69,7 @@ APT_COMMANDS=(
   ansible-playbook:ansible-core python3:python3 curl:curl git:git script:bsdutils
   swift-ring-builder:swift swift-proxy-server:swift-proxy swift-account-server:swift-account
   swift-container-server:swift-container swift-object-server:swift-object memcached:memcached
+  keystone-manage:python3-keystone keystone-wsgi-public:python3-keystone
 )
 
 install_apt() { # [PACKAGE...], default APT_PACKAGES
@@ -117,6 +124,7 @@ one() {
   case "$1" in
     apt) install_apt ;;
     swift) install_apt "${SWIFT_PACKAGES[@]}" ;;
+    keystone) install_apt "${KEYSTONE_PACKAGES[@]}" ;;
     registry) go_tool registry "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION" ;;
     crane) go_tool crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" ;;
     regctl) go_tool regctl "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION" ;;

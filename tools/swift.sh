@@ -9,6 +9,7 @@
 #
 #   tools/swift.sh install                  the Debian packages (tools/install.sh swift)
 #   tools/swift.sh start DIR [CONTAINER]
+#   tools/swift.sh keystone DIR [CONTAINER] a real Keystone and a proxy using it (see keystone())
 #   tools/swift.sh stop DIR
 #   tools/swift.sh kill DIR                 stop the proxy alone, at once (fault tests)
 #   tools/swift.sh revive DIR               start the proxy again after kill
@@ -75,6 +76,8 @@ use = egg:swift#$1
 EOF
 }
 
+# proxy_conf PORT MEMCACHED_PORT [AUTH_FILTERS]: the proxy's config; the auth
+# filters (default tempauth) sit between tempurl and the object middlewares.
 proxy_conf() {
   cat <<EOF
 [DEFAULT]
@@ -86,7 +89,7 @@ swift_dir = $dir/etc
 log_level = WARNING
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache bulk tempurl tempauth copy slo dlo proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache bulk tempurl ${3:-tempauth} copy slo dlo proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -144,15 +147,17 @@ launch() { # NAME COMMAND...
   fi
 }
 
+# start_proxy [NAME CONF]: the tempauth proxy, or the proxy NAME (its port in
+# DIR/NAME.port) with CONF, and waits for its healthcheck.
 start_proxy() {
-  launch proxy swift-proxy-server "$dir/etc/proxy-server.conf" -v
-  local i
+  local name=${1:-proxy} conf=${2:-$dir/etc/proxy-server.conf} i
+  launch "$name" swift-proxy-server "$conf" -v
   for i in $(seq 1 300); do # up to 30 s; usually ready in about 4
-    curl -fsS -o /dev/null "http://127.0.0.1:$(cat "$dir/proxy.port")/healthcheck" 2>/dev/null && return 0
-    running proxy || die "proxy exited: $(tail -n 20 "$dir/proxy.log")"
+    curl -fsS -o /dev/null "http://127.0.0.1:$(cat "$dir/$name.port")/healthcheck" 2>/dev/null && return 0
+    running "$name" || die "$name exited: $(tail -n 20 "$dir/$name.log")"
     sleep 0.1
   done
-  die "proxy not ready after 30 s: $(tail -n 20 "$dir/proxy.log")"
+  die "$name not ready after 30 s: $(tail -n 20 "$dir/$name.log")"
 }
 
 # authenticate: a tempauth token and storage URL into $token, $storage.
@@ -194,6 +199,7 @@ start() {
   local mport aport cport oport pport
   mport=$(free_port) aport=$(free_port) cport=$(free_port) oport=$(free_port) pport=$(free_port)
   echo "$pport" >"$dir/proxy.port"
+  echo "$mport" >"$dir/memcached.port"
   cat >"$dir/etc/swift.conf" <<EOF
 [swift-hash]
 swift_hash_path_prefix = shadowreg-test
@@ -239,6 +245,111 @@ EOF
   cat "$dir/env"
 }
 
+KEYSTONE_COMMANDS=(keystone-manage keystone-wsgi-public)
+KEYSTONE_ADMIN_PASSWORD=shadowreg-admin
+
+keystone_conf() { # KDIR
+  cat <<EOF
+[DEFAULT]
+log_dir = $1
+[database]
+connection = sqlite:///$1/keystone.db
+[token]
+provider = fernet
+expiration = ${KEYSTONE_TOKEN_EXPIRATION:-3600}
+[fernet_tokens]
+key_repository = $1/fernet-keys
+[fernet_receipts]
+key_repository = $1/fernet-keys
+[credential]
+key_repository = $1/credential-keys
+[identity]
+# bcrypt's cheapest: tests authenticate often, and wsgiref serves one at a time.
+password_hash_rounds = 4
+EOF
+}
+
+# authtoken validates Keystone tokens (as the bootstrap admin) and keystoneauth
+# maps the member role on a project to its account AUTH_<project id>.
+keystone_filters() { # KEYSTONE_PORT
+  cat <<EOF
+
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = http://127.0.0.1:$1/v3
+auth_url = http://127.0.0.1:$1/v3
+auth_type = password
+username = admin
+password = $KEYSTONE_ADMIN_PASSWORD
+user_domain_id = default
+project_name = admin
+project_domain_id = default
+# Keystone's catalog has the public identity endpoint only (bootstrap).
+interface = public
+# TempURL requests carry no token: keystoneauth decides, not authtoken.
+delay_auth_decision = true
+
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = admin, member
+EOF
+}
+
+# keystone DIR [CONTAINER]: a real Keystone (Debian's, sqlite, fernet tokens,
+# served by keystone-wsgi-public) and a second proxy that authenticates
+# through it, on the storage servers that `start DIR` runs. Prints KEYSTONE_*
+# assignments (also in DIR/keystone.env); KEYSTONE_TOKEN_EXPIRATION sets the
+# tokens' life in seconds (default 3600).
+keystone() {
+  dir=${1:?usage: swift.sh keystone DIR [CONTAINER]}
+  dir=$(cd "$dir" && pwd)
+  running proxy || die "no Swift runs in $dir: swift.sh start $dir first"
+  local c kdir=$dir/keystone kport pport i
+  for c in "${KEYSTONE_COMMANDS[@]}"; do
+    command -v "$c" >/dev/null || die "Keystone is not installed: run tools/install.sh keystone"
+  done
+  running keystone && die "Keystone already runs in $dir"
+  mkdir -p "$kdir"
+  kport=$(free_port) pport=$(free_port)
+  echo "$pport" >"$dir/proxy-keystone.port"
+  keystone_conf "$kdir" >"$kdir/keystone.conf"
+  # keystone-manage prints eventlet noise at exit; its log is keystone-manage.log.
+  # Each run is a python start of several seconds: the key repositories are
+  # made while the database is. WAL: Keystone 22 leaves a reading connection
+  # open while it writes now and then; in sqlite's default journal mode the
+  # write then fails after 5 s with "database is locked" (HTTP 500). In WAL
+  # mode readers do not block a writer.
+  local manage=(keystone-manage --config-file "$kdir/keystone.conf") pids=() p
+  { "${manage[@]}" db_sync &&
+    python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' "$kdir/keystone.db" &&
+    "${manage[@]}" bootstrap --bootstrap-password "$KEYSTONE_ADMIN_PASSWORD" \
+      --bootstrap-region-id RegionOne --bootstrap-public-url "http://127.0.0.1:$kport/v3"; } >>"$kdir/manage.out" 2>&1 &
+  pids+=($!)
+  "${manage[@]}" fernet_setup --keystone-user root --keystone-group root >>"$kdir/manage.out" 2>&1 &
+  pids+=($!)
+  "${manage[@]}" credential_setup --keystone-user root --keystone-group root >>"$kdir/manage.out" 2>&1 &
+  pids+=($!)
+  for p in "${pids[@]}"; do
+    wait "$p" || die "keystone-manage failed: $(grep -E 'ERROR|CRITICAL' "$kdir/keystone-manage.log" | tail -n 5)"
+  done
+  launch keystone keystone-wsgi-public --host 127.0.0.1 --port "$kport" -- --config-file "$kdir/keystone.conf"
+  { proxy_conf "$pport" "$(cat "$dir/memcached.port")" "authtoken keystoneauth"
+    keystone_filters "$kport"; } >"$dir/etc/proxy-keystone.conf"
+  start_proxy proxy-keystone "$dir/etc/proxy-keystone.conf" # starts while Keystone does
+  for i in $(seq 1 300); do # up to 60 s; usually ready in about 7
+    curl -fsS -o /dev/null "http://127.0.0.1:$kport/v3" 2>/dev/null && break
+    running keystone || die "keystone exited: $(tail -n 20 "$dir/keystone.log")"
+    sleep 0.2
+  done
+  curl -fsS -o /dev/null "http://127.0.0.1:$kport/v3" || die "keystone not ready after 60 s"
+  KS_URL="http://127.0.0.1:$kport/v3" KS_ADMIN_PASSWORD=$KEYSTONE_ADMIN_PASSWORD \
+    KS_PROXY="http://127.0.0.1:$pport" KS_CONTAINER=${2:-${SWIFT_CONTAINER:-shadowreg}} \
+    KS_TEMPURL_KEY=${SWIFT_TEMPURL_KEY:-shadowreg-tempurl-key} \
+    python3 "$repo/tools/keystone_setup.py" >"$dir/keystone.env" || die "setting up Keystone failed"
+  echo "KEYSTONE_TOKEN_EXPIRATION=${KEYSTONE_TOKEN_EXPIRATION:-3600}" >>"$dir/keystone.env"
+  cat "$dir/keystone.env"
+}
+
 # stop_one NAME: TERM, then KILL after 10 s, the process this script started.
 stop_one() {
   local pid i
@@ -258,14 +369,15 @@ stop() {
   dir=${1:?usage: swift.sh stop DIR}
   [ -d "$dir" ] || return 0
   local s
-  for s in proxy object container account memcached; do stop_one "$s"; done
+  for s in proxy-keystone keystone proxy object container account memcached; do stop_one "$s"; done
 }
 
 case "${1:-}" in
   install) install ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
+  keystone) shift; keystone "$@" ;;
   kill) dir=${2:?usage: swift.sh kill DIR}; stop_one proxy ;;
   revive) dir=${2:?usage: swift.sh revive DIR}; start_proxy ;;
-  *) die "usage: swift.sh install | start DIR [CONTAINER] | stop DIR | kill DIR | revive DIR" ;;
+  *) die "usage: swift.sh install | start DIR [CONTAINER] | keystone DIR [CONTAINER] | stop DIR | kill DIR | revive DIR" ;;
 esac

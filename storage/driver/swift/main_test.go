@@ -21,6 +21,10 @@ import (
 // tested one.
 var swiftEnv map[string]string
 
+// swiftDir is the folder tools/swift.sh runs that Swift in (realKeystone
+// adds a Keystone to it).
+var swiftDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
@@ -37,6 +41,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	swiftDir = dir
 	script := filepath.Join(root, "tools", "swift.sh")
 	start := exec.Command(script, "start", dir, "shadowreg-test")
 	start.Env = append(os.Environ(), "SWIFT_NO_INSTALL=1", fmt.Sprintf("SWIFT_WATCH_PID=%d", os.Getpid()))
