@@ -145,7 +145,12 @@ func (d *Driver) PutContent(ctx context.Context, path string, content []byte) er
 	if int64(len(content)) > maxSegmentSize {
 		return fmt.Errorf("%s: put %s: %d bytes is more than one object holds (use Writer)", name, path, len(content))
 	}
-	_, err := d.put(ctx, d.layout.data(path), content, nil)
+	// 202 is Swift's answer to a PUT that lost to a concurrent one with a
+	// newer timestamp (the proxy turns the object servers' 409 into it): the
+	// path holds that writer's whole content, as if ours had been written
+	// and then replaced — what PutContent promises concurrent writers.
+	_, err := d.call(ctx, req{method: http.MethodPut, name: d.layout.data(path),
+		header: map[string]string{"Content-Type": contentType}, body: content, etag: true, ok: []int{201, 202}})
 	return d.wrap("put", path, err)
 }
 
