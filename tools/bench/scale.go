@@ -34,6 +34,7 @@ type scaleOptions struct {
 	buildsets int
 	workers   int
 	bin, dir  string
+	refBin    string // the reference registry; "" skips its garbage-collect
 }
 
 type scaleRow struct {
@@ -54,6 +55,7 @@ type scaleRow struct {
 	// pushed, and over the collection (with the pushes made meanwhile).
 	S3PerPush  float64
 	S3DuringGC int64
+	Ref        *refGC // the reference registry on the same content (fs only)
 }
 
 func scaleMain(args []string) error {
@@ -64,6 +66,8 @@ func scaleMain(args []string) error {
 	fs.IntVar(&o.workers, "workers", 16, "concurrent pushers while growing the registry")
 	fs.StringVar(&o.bin, "shadowreg", envOr("SHADOWREG_BIN", filepath.Join(repoRoot(), ".cache/shadowreg")), "shadowreg binary")
 	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent directory for the run")
+	fs.StringVar(&o.refBin, "registry", envOr("REGISTRY_BIN", filepath.Join(repoRoot(), ".cache/bin/registry")),
+		"reference registry binary, whose garbage-collect runs on the same content (fs rows); empty: skip")
 	keep := fs.Bool("keep", false, "keep the run directory (data and server logs) at the end")
 	storages := fs.String("storage", "fs", "storage backends, comma-separated: fs (filesystem), s3 (a MinIO per size, tools/minio.sh)")
 	if err := fs.Parse(args); err != nil {
@@ -118,6 +122,7 @@ func (s *scaleServer) stop() {
 	s.p.stop()
 	if s.minio != nil {
 		s.minio.stop()
+		s.minio = nil // stop may be called again (deferred)
 	}
 }
 
@@ -211,11 +216,8 @@ func (s *scaleServer) s3Requests(ctx context.Context) (int64, error) {
 // image pushes a manifest with its own config and a shared layer into repo
 // as tag, and returns the manifest's length.
 func (s *scaleServer) image(ctx context.Context, repo, tag string, seed int) error {
-	layer := newSmallBlob(bytes.Repeat([]byte("shared layer;"), 300))
-	config := newSmallBlob(fmt.Appendf(nil, `{"architecture":"amd64","os":"linux","seed":%d}`, seed))
-	m, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": ociManifest,
-		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.Digest, "size": len(config.Data)},
-		"layers": []map[string]any{{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.Digest, "size": len(layer.Data)}}})
+	layer, config := scaleBlobs(seed)
+	m, err := scaleManifest(seed)
 	if err != nil {
 		return err
 	}
@@ -225,6 +227,55 @@ func (s *scaleServer) image(ctx context.Context, repo, tag string, seed int) err
 		}
 	}
 	return putManifest(ctx, s.c, s.base, repo, tag, ociManifest, m)
+}
+
+// scaleBlobs are the layer (the same for every seed) and the config of
+// the image of seed.
+func scaleBlobs(seed int) (layer, config smallBlob) {
+	layer = newSmallBlob(bytes.Repeat([]byte("shared layer;"), 300))
+	config = newSmallBlob(fmt.Appendf(nil, `{"architecture":"amd64","os":"linux","seed":%d}`, seed))
+	return layer, config
+}
+
+// scaleManifest is the manifest of the image of seed.
+func scaleManifest(seed int) ([]byte, error) {
+	layer, config := scaleBlobs(seed)
+	return json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": ociManifest,
+		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.Digest, "size": len(config.Data)},
+		"layers": []map[string]any{{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.Digest, "size": len(layer.Data)}}})
+}
+
+// grow pushes the images 0..n-1 (scaleRepo, tag t<i>) with o.workers
+// pushers.
+func (s *scaleServer) grow(ctx context.Context, n int, o scaleOptions) error {
+	var next atomic.Int64
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range o.workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := s.image(ctx, scaleRepo(i, o.buildsets), fmt.Sprintf("t%d", i), i); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// scaleDeleted says whether image i lies in one of the buildsets a row
+// deletes before collecting (bs1, bs11, ...: a tenth).
+func scaleDeleted(i, buildsets int) bool {
+	return i%20 != 0 && i%20 != 10 && (i%buildsets)%10 == 1
 }
 
 func (s *scaleServer) do(ctx context.Context, method, path string, body []byte) ([]byte, time.Duration, error) {
@@ -294,32 +345,12 @@ func scaleRun(ctx context.Context, o scaleOptions, st, dir string, n int) (scale
 
 	logf("scale %d: pushing %d manifests into %d buildsets, %d pushers", n, n, o.buildsets, o.workers)
 	t0 := time.Now()
-	var next atomic.Int64
-	var firstErr error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range o.workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				repo := scaleRepo(i, o.buildsets)
-				if err := s.image(ctx, repo, fmt.Sprintf("t%d", i), i); err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return row, firstErr
+	if err := s.grow(ctx, n, o); err != nil {
+		return row, err
 	}
 	row.Populate = time.Since(t0)
+	var next atomic.Int64 // the seeds of the pushes below, after the n grown
+	next.Store(int64(n))
 	req1, err := s.s3Requests(ctx)
 	if err != nil {
 		return row, err
@@ -442,6 +473,14 @@ func scaleRun(ctx context.Context, o scaleOptions, st, dir string, n int) (scale
 		row.PushP99DuringGC = ms(percentile(during, 0.99))
 	}
 	row.RSSMiB = rssMiB(s.p.cmd.Process.Pid)
+	s.stop()
+	if st == "fs" && o.refBin != "" {
+		ref, err := scaleReference(ctx, o, filepath.Join(dir, "reference"), n, func(i int) bool { return scaleDeleted(i, o.buildsets) })
+		if err != nil {
+			return row, fmt.Errorf("reference: %w", err)
+		}
+		row.Ref = &ref
+	}
 	return row, nil
 }
 
@@ -462,22 +501,27 @@ func rssMiB(pid int) float64 {
 
 func printScale(w io.Writer, rows []scaleRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "storage\tmanifests\tbuildsets\tpopulate\t_catalog (repos)\ttags/list (tags)\tGET p50/p99 ms, 1 parent\t4 parents\t16 parents\tGC took\tblobs freed\tpushes during GC\tpush p99 ms during GC\tidle\tRSS MiB\tS3 req/push\tS3 req during GC")
+	fmt.Fprintln(tw, "storage\tmanifests\tbuildsets\tpopulate\t_catalog (repos)\ttags/list (tags)\tGET p50/p99 ms, 1 parent\t4 parents\t16 parents\tGC took\tblobs freed\tpushes during GC\tpush p99 ms during GC\tidle\tRSS MiB\tS3 req/push\tS3 req during GC\tref: populate\tref garbage-collect\tref blobs eligible")
 	for _, r := range rows {
 		d := func(k int) string { return fmt.Sprintf("%.2f / %.2f", r.Depth[k][0], r.Depth[k][1]) }
+		refCols := "-\t-\t-"
+		if r.Ref != nil {
+			refCols = fmt.Sprintf("%s\t%s\t%d", r.Ref.Populate.Round(time.Millisecond), r.Ref.Took.Round(time.Millisecond), r.Ref.Blobs)
+		}
 		s3 := func(v string) string {
 			if r.Storage != "s3" {
 				return "-"
 			}
 			return v
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.1f ms (%d)\t%.1f ms (%d)\t%s\t%s\t%s\t%s\t%d\t%d\t%.1f\t%.1f\t%.0f\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.1f ms (%d)\t%.1f ms (%d)\t%s\t%s\t%s\t%s\t%d\t%d\t%.1f\t%.1f\t%.0f\t%s\t%s\t%s\n",
 			r.Storage, r.Manifests, r.Buildsets, r.Populate.Round(time.Millisecond), ms(r.Catalog), r.CatalogRepos, ms(r.TagsList), r.TagsInList,
 			d(1), d(4), d(16), r.GCTook.Round(time.Millisecond), r.GCBlobs, r.PushesDuringGC, r.PushP99DuringGC, r.PushP99Idle, r.RSSMiB,
-			s3(fmt.Sprintf("%.1f", r.S3PerPush)), s3(strconv.FormatInt(r.S3DuringGC, 10)))
+			s3(fmt.Sprintf("%.1f", r.S3PerPush)), s3(strconv.FormatInt(r.S3DuringGC, 10)), refCols)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "fs: filesystem storage; s3: S3 on one MinIO (requests from its minio_api_requests_total: per manifest pushed while growing, and over the GC with its pushes); each manifest: its own config and a shared 3.9 KiB layer; a tenth in the shared area (one repository with n/20 tags, n/20 repositories")
 	fmt.Fprintln(w, "of one tag), the rest in 10 repositories per buildset; GC after a tenth of the buildsets was deleted; pushes: config, layer, manifest into a live buildset;")
+	fmt.Fprintln(w, "ref: the reference registry (fs) grown with the same images, the same tenth deleted as manifests by digest, then `registry garbage-collect` offline (timed as a process);")
 	fmt.Fprintln(w, "GET by tag from a buildset over k parents with the tag in the shared area (every area probed); medians of 5 (_catalog, tags/list), 300 GETs per depth.")
 }
