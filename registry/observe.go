@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/shadowreg/shadowreg/internal/ref"
+	"github.com/shadowreg/shadowreg/registry/auth"
 )
 
 // requestInfo is filled in while a request is handled, for its log line and
 // metrics.
 type requestInfo struct {
 	route  string
-	code   string      // OCI error code, if the request failed
-	user   string      // who asked ("anonymous"; "" without auth or for refused credentials)
-	target *ref.Target // what the request read or wrote, canonical
+	code   string         // OCI error code, if the request failed
+	user   string         // who asked ("anonymous"; "" without auth or for refused credentials)
+	target *ref.Target    // what the request read or wrote, canonical
+	id     *auth.Identity // who it was authorized as (IdentityFrom); nil without auth
 }
 
 type infoKey struct{}
@@ -30,6 +32,12 @@ func setRoute(r *http.Request, kind string) {
 func setUser(r *http.Request, user string) {
 	if ri, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
 		ri.user = user
+	}
+}
+
+func setIdentity(r *http.Request, id *auth.Identity) {
+	if ri, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+		ri.id = id
 	}
 }
 

@@ -65,13 +65,15 @@ type Authorizer interface {
 	Permits(ctx context.Context, id *auth.Identity, a auth.Access) (bool, error)
 }
 
-type identityKey struct{}
-
 // IdentityFrom returns who the request was authorized as; nil when the
-// registry runs without auth.
+// registry runs without auth. It is kept with the request's log fields
+// (requestInfo), which every request has already, rather than in a
+// context of its own: deriving one copies the request.
 func IdentityFrom(ctx context.Context) *auth.Identity {
-	id, _ := ctx.Value(identityKey{}).(*auth.Identity)
-	return id
+	if ri, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		return ri.id
+	}
+	return nil
 }
 
 // Server is the HTTP side of shadowreg.
@@ -175,7 +177,7 @@ func (s *Server) v2(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, req.id))
+		setIdentity(r, req.id)
 	}
 	if err := h(w, r, req); err != nil {
 		s.fail(w, r, err)
@@ -225,12 +227,16 @@ const (
 	needCatalog
 )
 
+// pullOnly is the actions of needPull, shared by every pull: Authorize
+// only reads them.
+var pullOnly = []string{auth.ActionPull}
+
 // accesses are the canonical accesses a request needs.
 func (n need) accesses(req *request) []auth.Access {
 	t := req.target.String()
 	switch n {
 	case needPull:
-		return []auth.Access{auth.Repository(t, auth.ActionPull)}
+		return []auth.Access{auth.Repository(t, pullOnly...)}
 	case needPush:
 		want := []auth.Access{auth.Repository(t, auth.ActionPull, auth.ActionPush)}
 		if req.from != nil {

@@ -27,7 +27,6 @@ package ref
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/shadowreg/shadowreg/internal/errcode"
@@ -51,13 +50,6 @@ const (
 	buildsetAreaPrefix = "bs."
 )
 
-var (
-	pathComponentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
-	hostRE          = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$`)
-	tagRE           = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-	buildsetIDRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-)
-
 // dockerHubAliases are the host names Docker Hub's content is known under.
 var dockerHubAliases = map[string]bool{"docker.io": true, "index.docker.io": true, "registry-1.docker.io": true}
 
@@ -73,7 +65,7 @@ func LooksLikeHost(c string) bool {
 // (LooksLikeHost): a namespace must be told apart from a path component.
 func Namespace(host string) (string, bool) {
 	h := strings.ToLower(host)
-	if !hostRE.MatchString(h) || !LooksLikeHost(h) {
+	if !validHost(h) || !LooksLikeHost(h) {
 		return "", false
 	}
 	if dockerHubAliases[h] {
@@ -83,18 +75,18 @@ func Namespace(host string) (string, bool) {
 }
 
 // ValidTag reports whether tag matches the OCI tag grammar.
-func ValidTag(tag string) bool { return tagRE.MatchString(tag) }
+func ValidTag(tag string) bool { return validTag(tag) }
 
 // ValidBuildsetID reports whether id can name a buildset: lower case
 // letters, digits, ".", "_" and "-", starting with a letter or digit, at
 // most 64 characters (Zuul's buildset UUIDs are 32 hex digits).
-func ValidBuildsetID(id string) bool { return buildsetIDRE.MatchString(id) }
+func ValidBuildsetID(id string) bool { return validBuildsetID(id) }
 
 // validPath reports whether every component of a repository path (or of a
 // prefix of one) matches the OCI grammar.
 func validPath(p string) bool {
 	for c := range strings.SplitSeq(p, "/") {
-		if !pathComponentRE.MatchString(c) {
+		if !validPathComponent(c) {
 			return false
 		}
 	}

@@ -103,7 +103,12 @@ func ParseScopes(values []string) ([]Access, []error) {
 
 // merge combines accesses to the same resource into one, keeping the first
 // occurrence's position: a token then lists every resource once.
+// A list of one is returned as it is (most requests want one access):
+// callers never change what merge returns.
 func merge(list []Access) []Access {
+	if len(list) <= 1 {
+		return list
+	}
 	out := make([]Access, 0, len(list))
 	for _, a := range list {
 		i := slices.IndexFunc(out, func(b Access) bool { return b.Type == a.Type && b.Name == a.Name })
@@ -141,8 +146,10 @@ func expand(a Access) map[string]bool {
 // access in want. Grants for the same resource may be split over several
 // entries (tokens from other issuers do that), so actions are pooled per
 // resource first.
-func covers(granted, want []Access) bool {
-	pooled := merge(granted)
+func covers(granted, want []Access) bool { return coversMerged(merge(granted), want) }
+
+// coversMerged is covers for grants already pooled per resource (merge).
+func coversMerged(pooled, want []Access) bool {
 	for _, w := range want {
 		i := slices.IndexFunc(pooled, func(g Access) bool { return g.Type == w.Type && g.Name == w.Name })
 		if i < 0 {
@@ -151,14 +158,67 @@ func covers(granted, want []Access) bool {
 			}
 			return false
 		}
-		have := expand(pooled[i])
+		have, okHave := actionsOf(pooled[i])
+		need, okNeed := actionsOf(w)
+		if okHave && okNeed {
+			if need&^have != 0 {
+				return false
+			}
+			continue
+		}
+		// An action outside the known ones: compare them as strings.
+		set := expand(pooled[i])
 		for act := range expand(w) {
-			if !have[act] {
+			if !set[act] {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// asksFor reports whether a asks for the repository action act, as
+// expand(a)[act] does, without a map for the actions requests use.
+func asksFor(a Access, act string) bool {
+	if set, ok := actionsOf(a); ok {
+		bit, _ := actionsOf(Access{Type: TypeRepository, Actions: []string{act}})
+		return bit != 0 && set&bit == bit
+	}
+	return expand(a)[act]
+}
+
+// actionSet is expand's set for the actions requests ask for, as bits.
+type actionSet uint8
+
+const (
+	pullBit actionSet = 1 << iota
+	pushBit
+	deleteBit
+	starBit // `*` on a resource other than a repository (the catalog)
+)
+
+// actionsOf is expand(a) as an actionSet; ok is false when a holds an
+// action that has no bit.
+func actionsOf(a Access) (set actionSet, ok bool) {
+	for _, act := range a.Actions {
+		switch act {
+		case ActionPull:
+			set |= pullBit
+		case ActionPush:
+			set |= pushBit
+		case ActionDelete:
+			set |= deleteBit
+		case ActionAll:
+			if a.Type == TypeRepository {
+				set |= pullBit | pushBit | deleteBit
+			} else {
+				set |= starBit
+			}
+		default:
+			return 0, false
+		}
+	}
+	return set, true
 }
 
 // scopeList formats want as the value of a challenge's scope parameter:

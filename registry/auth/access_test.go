@@ -223,3 +223,22 @@ func TestPolicyGrant(t *testing.T) {
 		t.Error("a chain lookup that failed was taken for an empty chain")
 	}
 }
+
+func TestParseResourceRepository(t *testing.T) {
+	for name, want := range map[string]resource{
+		"docker.io/library/alpine":                {repository: "docker.io/library/alpine"},
+		"buildsets/b1/docker.io/library/alpine":   {buildset: "b1", repository: "docker.io/library/alpine"},
+		"buildsets/b1.x-2/localhost:5000/team/ap": {buildset: "b1.x-2", repository: "localhost:5000/team/ap"},
+		"buildsets/b1":                            {buildset: "b1"},
+		"buildsets":                               {all: true},
+	} {
+		got, ok := parseResource(name)
+		want.canonical = name
+		if !ok || got != want {
+			t.Errorf("parseResource(%q) = %+v, %v; want %+v", name, got, ok, want)
+		}
+	}
+	if _, ok := parseResource("alpine"); ok {
+		t.Error("parseResource took a name that is not canonical")
+	}
+}

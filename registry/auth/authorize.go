@@ -20,7 +20,8 @@ type Identity struct {
 	policy policy
 
 	// viaToken: the identity presented a Bearer token, which grants
-	// granted (canonical names) and nothing more.
+	// granted (canonical names, pooled per resource; shared with the
+	// token cache, never changed) and nothing more.
 	viaToken bool
 	granted  []Access
 
@@ -141,19 +142,8 @@ func (s *Service) authenticateToken(r *http.Request, raw string) *Identity {
 		s.log.Info("auth: token for an unknown subject", "remote", r.RemoteAddr, "user", c.Subject)
 		return refused("invalid_token", "invalid or expired token")
 	}
-	// Names are decided on in canonical form: a token issued before they
-	// were, or by hand, is read the same way (entries that do not resolve
-	// grant nothing).
-	for _, a := range c.Access {
-		if a.Type == TypeRepository {
-			n, err := s.names.Canonical(a.Name, c.Buildset)
-			if err != nil {
-				continue
-			}
-			a.Name = n
-		}
-		id.granted = append(id.granted, a)
-	}
+	// Names are decided on in canonical form (verify worked them out).
+	id.granted = c.granted
 	return id
 }
 
@@ -183,7 +173,7 @@ func (s *Service) Authorize(r *http.Request, id *Identity, want []Access) error 
 	case id.refused != nil:
 		return s.unauthorized(r, want, id.refused.errCode, id.refused.msg)
 	case id.viaToken:
-		if !covers(id.granted, want) {
+		if !coversMerged(id.granted, want) {
 			return s.unauthorized(r, want, "insufficient_scope", "token does not grant the requested access")
 		}
 		ok, err := id.policy.permits(d, want)

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"sync"
 
@@ -22,6 +23,8 @@ type account struct {
 	hashed bool     // Password is a bcrypt hash
 	plain  [32]byte // SHA-256 of PlainPassword: comparing digests hides its length
 	never  bool     // no usable password: nothing matches
+
+	cacheKey string // verifiedKey, made with the account (accounts are shared)
 }
 
 // outcome of a password check.
@@ -66,8 +69,9 @@ type passwords struct {
 	// bcrypt accepted, so that repeated checks cost one HMAC. The key is
 	// random per process and the MACs never leave memory.
 	macKey   []byte
+	macs     sync.Pool // of hash.Hash, HMAC-SHA256 keyed with macKey
 	mu       sync.Mutex
-	verified map[string][]byte
+	verified map[string][sha256.Size]byte
 }
 
 func newPasswords(users []User, names ref.Names) *passwords {
@@ -75,7 +79,7 @@ func newPasswords(users []User, names ref.Names) *passwords {
 		names:    names,
 		users:    make(map[string]*account, len(users)),
 		macKey:   []byte(rand.Text()),
-		verified: make(map[string][]byte),
+		verified: make(map[string][sha256.Size]byte),
 	}
 	cost := 0
 	for _, u := range users {
@@ -126,6 +130,7 @@ func newAccount(u User, names ref.Names) *account {
 		a.plain = sha256.Sum256([]byte(u.PlainPassword))
 	case checkBcrypt(u.Password) == nil:
 		a.hashed = true
+		a.cacheKey = u.Name + "\x00" + u.Password
 	default:
 		a.never = true
 	}
@@ -162,15 +167,13 @@ func (a *account) matches(password string, p *passwords) bool {
 		sum := sha256.Sum256([]byte(password))
 		return subtle.ConstantTimeCompare(sum[:], a.plain[:]) == 1
 	}
-	var mac []byte
+	var mac [sha256.Size]byte
 	if p != nil {
-		m := hmac.New(sha256.New, p.macKey)
-		m.Write([]byte(password))
-		mac = m.Sum(nil)
+		mac = p.mac(password)
 		p.mu.Lock()
-		known := p.verified[a.Name+"\x00"+a.Password]
+		known, ok := p.verified[a.verifiedKey()]
 		p.mu.Unlock()
-		if known != nil && hmac.Equal(known, mac) {
+		if ok && hmac.Equal(known[:], mac[:]) {
 			return true
 		}
 	}
@@ -179,10 +182,28 @@ func (a *account) matches(password string, p *passwords) bool {
 	}
 	if p != nil {
 		p.mu.Lock()
-		p.verified[a.Name+"\x00"+a.Password] = mac
+		p.verified[a.verifiedKey()] = mac
 		p.mu.Unlock()
 	}
 	return true
+}
+
+// verifiedKey is a's entry in passwords.verified: a new hash for the same
+// user (a buildset's credentials rotated) has an entry of its own.
+func (a *account) verifiedKey() string { return a.cacheKey }
+
+// mac is the keyed MAC of password that verified holds. The HMAC states
+// are pooled: keying one costs more than hashing a password.
+func (p *passwords) mac(password string) (sum [sha256.Size]byte) {
+	m, _ := p.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, p.macKey)
+	}
+	m.Reset()
+	m.Write([]byte(password))
+	m.Sum(sum[:0])
+	p.macs.Put(m)
+	return sum
 }
 
 // isBcrypt reports whether s is meant as a bcrypt hash. Only the prefix is

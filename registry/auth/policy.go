@@ -77,7 +77,13 @@ func parseResource(name string) (resource, bool) {
 		return resource{all: true, canonical: name}, true
 	}
 	if t, ok := ref.ParseCanonical(name); ok {
-		return resource{buildset: t.Buildset, repository: t.Repository(), canonical: name}, true
+		// The repository is what follows buildsets/<id>/, if anything:
+		// t.Repository() without building it again.
+		repository := name
+		if t.Buildset != "" {
+			repository = name[len(ref.BuildsetResource(""))+len(t.Buildset)+1:]
+		}
+		return resource{buildset: t.Buildset, repository: repository, canonical: name}, true
 	}
 	if id, ok := strings.CutPrefix(name, ref.BuildsetResource("")); ok && ref.ValidBuildsetID(id) {
 		return resource{buildset: id, canonical: name}, true
@@ -127,9 +133,8 @@ func (p policy) grant(d *decider, a Access) (Access, error) {
 		if !ok {
 			return out, nil // not canonical: nothing is decided on a spelling
 		}
-		want := expand(a)
 		for _, act := range repositoryActions {
-			if !want[act] || (act != ActionPull && !p.write) {
+			if !asksFor(a, act) || (act != ActionPull && !p.write) {
 				continue
 			}
 			ok, err := p.allows(d, res, act == ActionPull)

@@ -20,6 +20,10 @@ type claims struct {
 	jwt.RegisteredClaims
 	Access   []Access `json:"access"`
 	Buildset string   `json:"buildset,omitempty"`
+
+	// granted is Access in canonical names, pooled per resource (merge):
+	// what the token grants, worked out once when it is verified.
+	granted []Access
 }
 
 // issued is a signed token and the times the token response reports.
@@ -72,8 +76,27 @@ func (s *Service) verify(raw string) (*claims, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.granted = s.canonicalGrants(c)
 	s.tokens.put(raw, c, now)
 	return c, nil
+}
+
+// canonicalGrants reads c's access claim in canonical names: a token issued
+// before names were canonical, or by hand, is read the same way; entries
+// that do not resolve grant nothing.
+func (s *Service) canonicalGrants(c *claims) []Access {
+	var out []Access
+	for _, a := range c.Access {
+		if a.Type == TypeRepository {
+			n, err := s.names.Canonical(a.Name, c.Buildset)
+			if err != nil {
+				continue
+			}
+			a.Name = n
+		}
+		out = append(out, a)
+	}
+	return merge(out)
 }
 
 func (s *Service) verifyFull(raw string) (*claims, error) {

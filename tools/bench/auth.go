@@ -80,7 +80,12 @@ type authTransport struct {
 	header string
 }
 
+// RoundTrip adds the credentials to a copy of r (a RoundTripper must not
+// change its request) unless r carries them already.
 func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == a.header {
+		return a.base.RoundTrip(r)
+	}
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", a.header)
 	return a.base.RoundTrip(r)

@@ -274,6 +274,12 @@ func getManifest(ctx context.Context, c *http.Client, u string, buf *bytes.Buffe
 		return 0, err
 	}
 	req.Header.Set("Accept", manifestAccept)
+	if a, ok := c.Transport.(authTransport); ok {
+		// As a client does: the credentials go on the request it builds,
+		// which the transport then sends without copying it (the auth
+		// case compares this loop with the open one).
+		req.Header.Set("Authorization", a.header)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
