@@ -12,7 +12,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 export PATH=/usr/local/go/bin:$PATH
 time=${1:-15s}
-min_targets=8
+min_targets=9
 if [ "$time" = 0 ]; then
   echo "FAILED: a fuzz time of 0 runs nothing" >&2
   exit 1
