@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -72,7 +73,7 @@ func TestStalledBodyIsCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	d := storageDigest(blob)
+	d := digest.FromBytes(blob).String()
 	fmt.Fprintf(conn, "PUT /v2/seed/img/blobs/uploads/?digest=%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", d, len(blob))
 	conn.Write(blob[:100]) // and then nothing
 	start := time.Now()
@@ -142,8 +143,6 @@ func TestStalledReaderIsCutSteadyReaderIsNot(t *testing.T) {
 		t.Fatalf("the steady read took %v: not long enough to show the deadline is per stretch", time.Since(start))
 	}
 }
-
-func storageDigest(b []byte) string { return newTestBlob(b).d.String() }
 
 // Content-Range 0-9223372036854775807 overflowed the chunk length; with a
 // chunked body (no Content-Length) the size check was skipped and the chunk

@@ -3,8 +3,6 @@ package registry_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/opencontainers/go-digest"
 	"github.com/shadowreg/shadowreg/registry"
 	"github.com/shadowreg/shadowreg/registry/buildset"
 	"github.com/shadowreg/shadowreg/registry/shadow"
@@ -253,7 +252,7 @@ func (c *chaos) push(prefix, repo, tag string, n int) *tagState {
 		for j := range data {
 			data[j] = byte(rand.Uint32())
 		}
-		d := digestOf(data)
+		d := digest.FromBytes(data).String()
 		if !c.upload(prefix+repo, d, data) {
 			return nil
 		}
@@ -261,7 +260,7 @@ func (c *chaos) push(prefix, repo, tag string, n int) *tagState {
 		layers = append(layers, map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": len(data)})
 	}
 	config := []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","tag":%q}`, prefix+repo+tag))
-	cd := digestOf(config)
+	cd := digest.FromBytes(config).String()
 	if !c.upload(prefix+repo, cd, config) {
 		return nil
 	}
@@ -269,7 +268,7 @@ func (c *chaos) push(prefix, repo, tag string, n int) *tagState {
 	m, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
 		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(config)},
 		"layers": layers})
-	st.digest = digestOf(m)
+	st.digest = digest.FromBytes(m).String()
 	req, _ := http.NewRequest(http.MethodPut, c.srv.URL+"/v2/"+prefix+repo+"/manifests/"+tag, bytes.NewReader(m))
 	req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
 	resp, err := c.client.Do(req)
@@ -325,7 +324,7 @@ func (c *chaos) pull(key string, st *tagState) {
 	if rerr != nil {
 		return // an aborted body is an error, not an answer
 	}
-	if got := digestOf(body); got != st.digest {
+	if got := digest.FromBytes(body).String(); got != st.digest {
 		c.fail("GET %s: manifest %s, the overlay chain says %s", key, got, st.digest)
 		return
 	}
@@ -349,8 +348,8 @@ func (c *chaos) pullBlob(repo, d string, size int, mustExist bool) {
 	if rerr != nil {
 		return // aborted: the client sees an error
 	}
-	if digestOf(data) != d || len(data) != size {
-		c.fail("GET blob %s@%s: 200 with %d bytes of %s", repo, d, len(data), digestOf(data))
+	if digest.FromBytes(data).String() != d || len(data) != size {
+		c.fail("GET blob %s@%s: 200 with %d bytes of %s", repo, d, len(data), digest.FromBytes(data).String())
 	}
 }
 
@@ -401,11 +400,6 @@ func (c *chaos) badStatus(what string, status int, mustExist bool) {
 func (c *chaos) fail(format string, args ...any) {
 	c.wrong.Add(1)
 	c.t.Errorf("wrong answer: "+format, args...)
-}
-
-func digestOf(b []byte) string {
-	s := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(s[:])
 }
 
 func openFDs() int {
@@ -481,7 +475,7 @@ func (u *badUpstream) pushImage(t *testing.T, repoTag string) *tagState {
 	repo, tag := repoTag[:i], repoTag[i+1:]
 	st := &tagState{blobs: map[string]int{}}
 	put := func(data []byte) string {
-		d := digestOf(data)
+		d := digest.FromBytes(data).String()
 		resp, err := http.Post(u.srv.URL+"/v2/"+repo+"/blobs/uploads/?digest="+d, "application/octet-stream", bytes.NewReader(data))
 		if err != nil || resp.StatusCode != http.StatusCreated {
 			t.Fatalf("upstream upload: %v %v", err, resp)
@@ -504,6 +498,6 @@ func (u *badUpstream) pushImage(t *testing.T, repoTag string) *tagState {
 		t.Fatalf("upstream manifest: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	st.digest = digestOf(m)
+	st.digest = digest.FromBytes(m).String()
 	return st
 }

@@ -3,8 +3,6 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -120,14 +118,14 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("the manifest once space was freed: %d %s", code, body)
 	}
 	for _, b := range [][]byte{small, medium, config} {
-		resp, err := http.Get(s.URL + "/v2/disk/app/blobs/" + sha(b))
+		resp, err := http.Get(s.URL + "/v2/disk/app/blobs/" + sha256Digest(b))
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(got, b) {
-			t.Fatalf("blob %s after recovery: %d, %d bytes, %v", sha(b), resp.StatusCode, len(got), err)
+			t.Fatalf("blob %s after recovery: %d, %d bytes, %v", sha256Digest(b), resp.StatusCode, len(got), err)
 		}
 	}
 }
@@ -145,7 +143,7 @@ func assertDiskFull(t *testing.T, what string, code int, body []byte) {
 
 func assertNoBlob(t *testing.T, s *Server, repo string, b []byte) {
 	t.Helper()
-	resp, err := http.Head(s.URL + "/v2/" + repo + "/blobs/" + sha(b))
+	resp, err := http.Head(s.URL + "/v2/" + repo + "/blobs/" + sha256Digest(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +176,7 @@ func fillDisk(t *testing.T, path string) {
 
 func putBlob(t *testing.T, s *Server, repo string, b []byte) (int, []byte) {
 	t.Helper()
-	resp, err := http.Post(s.URL+"/v2/"+repo+"/blobs/uploads/?digest="+sha(b), "application/octet-stream", bytes.NewReader(b))
+	resp, err := http.Post(s.URL+"/v2/"+repo+"/blobs/uploads/?digest="+sha256Digest(b), "application/octet-stream", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,17 +224,12 @@ func absolute(s *Server, loc string) string {
 func imageManifest(config []byte, layers ...[]byte) []byte {
 	var ls []map[string]any
 	for _, l := range layers {
-		ls = append(ls, map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(l), "size": len(l)})
+		ls = append(ls, map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256Digest(l), "size": len(l)})
 	}
 	m, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": len(config)},
+		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256Digest(config), "size": len(config)},
 		"layers": ls})
 	return m
-}
-
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(s[:])
 }
 
 func randomBytes(t *testing.T, n int) []byte {
