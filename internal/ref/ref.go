@@ -259,6 +259,11 @@ func (n Names) Resolve(name, ns, bound string) (Target, error) {
 		return Target{}, invalid(name, "path components are lower case letters and digits, separated by '.', '_', '__' or dashes")
 	}
 	t.Path = p
+	if t.Namespace != DockerHub && len(t.Namespace)+1+len(t.Path) > MaxNameLength {
+		// A namespace from ?ns= lengthens the name: written with its host,
+		// as clients of other namespaces write it, it must still fit.
+		return Target{}, invalid(name, "with namespace %s, longer than %d characters", t.Namespace, MaxNameLength)
+	}
 	return t, nil
 }
 
